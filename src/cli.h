@@ -1,0 +1,52 @@
+/*
+ * cli.h - the vhdrecover command line: one function per verb, and the
+ * helpers every verb uses to report errors the same way (DESIGN.md
+ * section 3: exit 0 ok, 1 handled error, 2 bad usage, 3 alert).
+ */
+#ifndef VR_CLI_H
+#define VR_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vr_err;
+struct json;
+
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_ERROR = 1,
+	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_ALERT = 3,
+};
+
+/* Each verb gets argv[0] = verb name and returns an exit code. */
+int cli_info(int argc, char **argv);
+int cli_check(int argc, char **argv);
+int cli_convert(int argc, char **argv);
+int cli_read(int argc, char **argv);
+
+/*
+ * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;
+ * if no message was recorded, "vhdrecover: @path: strerror(-@code)".
+ * Returns CLI_EXIT_ERROR.
+ */
+int cli_fail(const struct vr_err *err, int code, const char *path);
+
+/* Add "error": {"message", "errno"} to a JSON document. */
+void cli_json_error(struct json *j, const struct vr_err *err, int code,
+		    const char *path);
+
+/*
+ * Report bad usage of @verb ("vhdrecover VERB: problem" and a hint to
+ * --help) on stderr. Returns CLI_EXIT_USAGE.
+ */
+int cli_usage(const char *verb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Parse a byte count or offset: decimal, 0x hex, or with a K, M, G, T suffix
+ * (powers of 1024). Returns 0 or -EINVAL (not a number, overflow).
+ */
+int cli_parse_size(const char *text, uint64_t *out);
+
+#endif /* VR_CLI_H */

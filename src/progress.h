@@ -1,0 +1,29 @@
+/*
+ * progress.h - progress of long work on a terminal: bytes done, rate, ETA,
+ * redrawn at most a few times a second on stderr. Silent when stderr is
+ * not a TTY, so scripts and logs stay clean.
+ */
+#ifndef VR_PROGRESS_H
+#define VR_PROGRESS_H
+
+#include <stdint.h>
+
+struct progress;
+
+enum progress_mode {
+	PROGRESS_AUTO, /* show when stderr is a terminal */
+	PROGRESS_ON,
+	PROGRESS_OFF,
+};
+
+/* Start reporting @label over @total bytes. NULL when out of memory. */
+struct progress *progress_new(const char *label, uint64_t total,
+			      enum progress_mode mode);
+
+/* @done bytes of the total are finished. Accepts NULL. */
+void progress_update(struct progress *p, uint64_t done);
+
+/* Print the final line (if shown) and free. Accepts NULL. */
+void progress_free(struct progress *p);
+
+#endif /* VR_PROGRESS_H */

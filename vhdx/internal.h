@@ -1,0 +1,83 @@
+/*
+ * internal.h - struct vhdx and the layout constants shared by the files of
+ * vhdx/. Nothing outside vhdx/ includes this.
+ *
+ * Invariants of an open struct vhdx (all established by vhdx_open()):
+ *  1. Every number below came from the file and was range-checked against
+ *     the spec and against file_size before it was stored here.
+ *  2. bat[] holds bat_entries host-order entries; every FULLY_PRESENT or
+ *     PARTIALLY_PRESENT payload entry and every PRESENT sector bitmap entry
+ *     points at a whole block inside the file, outside the fixed structures
+ *     (headers, log, region tables, BAT, metadata), and no two overlap.
+ *  3. If the file had a pending log and was opened read-only, replay is
+ *     non-NULL and every read of the file goes through vhdx_file_pread(),
+ *     which patches the log's writes in; the file itself is never written.
+ *  4. parent is non-NULL exactly when has_parent and VHDX_OPEN_NO_PARENT
+ *     was not given; its virtual size and logical sector size equal ours.
+ */
+#ifndef VHDX_INTERNAL_H
+#define VHDX_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "header.h"
+#include "metadata.h"
+
+struct vhdx_log_replay;
+struct vhdx_report;
+struct vr_err;
+
+#define VHDX_KiB 1024u
+#define VHDX_MiB (1024u * 1024u)
+
+struct vhdx {
+	char *path;
+	int fd;
+	unsigned flags;	    /* VHDX_OPEN_* */
+	uint64_t file_size; /* as the file reads after log replay */
+	uint64_t phys_size; /* bytes on disk */
+	char creator[256];  /* UTF-8 */
+
+	struct vhdx_header hdr; /* the current header */
+	unsigned cur_header;	/* 1 or 2 */
+
+	uint64_t bat_offset;
+	uint32_t bat_length;
+	uint64_t meta_offset;
+	uint32_t meta_length;
+
+	struct vhdx_meta meta;
+
+	/* derived from metadata, [MS-VHDX] 2.5 */
+	uint32_t chunk_ratio;
+	uint64_t data_blocks;
+	uint64_t bitmap_blocks;
+	uint64_t bat_entries;
+	uint64_t *bat;
+
+	struct vhdx_log_replay *replay; /* read-only open of a dirty log */
+	unsigned log_entries_replayed;
+
+	struct vhdx *parent;
+	struct vhdx_report *rep; /* borrowed during open, then NULL */
+};
+
+/*
+ * Read @len bytes of the file at @off as the file reads after log replay:
+ * bytes past the physical end but before the replayed size read as zeros.
+ * Returns 0, -VR_ECORRUPT "truncated" if the range ends past the (replayed)
+ * file size, -EIO.
+ */
+int vhdx_file_pread(const struct vhdx *v, void *buf, size_t len, uint64_t off,
+		    const char *what, struct vr_err *err);
+
+/*
+ * Append a line to the open's report, if there is one.
+ * @is_error: count as an error rather than a warning.
+ */
+void vhdx_report_add(struct vhdx_report *rep, bool is_error, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+
+#endif /* VHDX_INTERNAL_H */
