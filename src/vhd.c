@@ -51,6 +51,7 @@
 #include "vr_endian.h"
 #include "vr_err.h"
 #include "vr_io.h"
+#include "vr_text.h"
 
 /* Hard disk footer, spec section "Hard Disk Footer Format"; big-endian */
 #define VHD_FTR_COOKIE 0	/* "conectix" */
@@ -307,56 +308,6 @@ static uint64_t vhd_size_choose(const struct vhd_footer *f)
 	return chs;
 }
 
-/* UTF-16LE (up to the first NUL) to a new UTF-8 string; NULL if invalid. */
-static char *vhd_utf16le_to_utf8(const uint8_t *p, size_t len)
-{
-	size_t units = len / 2, i, o = 0;
-	char *s = malloc(units * 3 + 1);
-
-	if (!s)
-		return NULL;
-	for (i = 0; i < units; i++) {
-		uint32_t c = vr_get_le16(p + 2 * i);
-
-		if (c == 0)
-			break;
-		if (c >= 0xd800 && c < 0xdc00) {
-			uint32_t lo;
-
-			if (i + 1 >= units)
-				goto bad;
-			lo = vr_get_le16(p + 2 * (i + 1));
-			if (lo < 0xdc00 || lo >= 0xe000)
-				goto bad;
-			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-			i++;
-		} else if (c >= 0xdc00 && c < 0xe000) {
-			goto bad;
-		}
-		/* 4 bytes come from 2 units, so 3 per unit always suffices */
-		if (c < 0x80) {
-			s[o++] = (char)c;
-		} else if (c < 0x800) {
-			s[o++] = (char)(0xc0 | c >> 6);
-			s[o++] = (char)(0x80 | (c & 0x3f));
-		} else if (c < 0x10000) {
-			s[o++] = (char)(0xe0 | c >> 12);
-			s[o++] = (char)(0x80 | (c >> 6 & 0x3f));
-			s[o++] = (char)(0x80 | (c & 0x3f));
-		} else {
-			s[o++] = (char)(0xf0 | c >> 18);
-			s[o++] = (char)(0x80 | (c >> 12 & 0x3f));
-			s[o++] = (char)(0x80 | (c >> 6 & 0x3f));
-			s[o++] = (char)(0x80 | (c & 0x3f));
-		}
-	}
-	s[o] = '\0';
-	return s;
-bad:
-	free(s);
-	return NULL;
-}
-
 /* BAT geometry of differencing disk @h from its dynamic header @dyn. */
 static int vhd_bat_check(struct vhd *h, const uint8_t *dyn,
 			 const struct vhd_footer *f, struct vr_err *err)
@@ -470,7 +421,7 @@ static int vhd_dyn_read(struct vhd *h, int fd, const struct vhd_footer *f,
 					  h->path, i, off);
 		}
 		/* A name that is not UTF-16 is no use: try the others. */
-		h->parent_relative = vhd_utf16le_to_utf8(data, len);
+		h->parent_relative = vr_utf16le_dup(data, len);
 		free(data);
 		if (h->parent_relative && h->parent_relative[0])
 			return 0;

@@ -21,11 +21,11 @@
 
 #include "guid.h"
 #include "internal.h"
-#include "text.h"
 #include "vhdx.h"
 #include "vr_crc.h"
 #include "vr_endian.h"
 #include "vr_err.h"
+#include "vr_text.h"
 #include "vr_io.h"
 
 #define VHDX_SIG_FILE_ID 0x656c696678646876ull /* "vhdxfile" */
@@ -118,7 +118,7 @@ static int vhdx_header_load_file_id(struct vhdx *v, struct vr_err *err)
 				  "signature at offset 0)",
 				  v->path);
 	/* The creator is informational: a bad one is not worth refusing. */
-	if (vhdx_utf16le_to_utf8(buf + VHDX_FILE_ID_CREATOR, 256, v->creator,
+	if (vr_utf16le_to_utf8(buf + VHDX_FILE_ID_CREATOR, 256, v->creator,
 				 sizeof(v->creator)) < 0)
 		vhdx_report_add(v->rep, false,
 				"%s: file type identifier: creator too long",

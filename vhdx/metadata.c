@@ -15,10 +15,10 @@
 
 #include "guid.h"
 #include "internal.h"
-#include "text.h"
 #include "vhdx.h"
 #include "vr_endian.h"
 #include "vr_err.h"
+#include "vr_text.h"
 
 #define VHDX_SIG_METADATA 0x617461646174656dull /* "metadata" */
 #define VHDX_MTE_MAX_LENGTH (1024 * 1024)
@@ -73,7 +73,6 @@ static int vhdx_meta_locator_string(const struct vhdx *v, const uint8_t *pl,
 				    size_t entry, const char *what, char **out,
 				    struct vr_err *err)
 {
-	size_t size = (size_t)len / 2 * 3 + 1;
 	char *s;
 
 	if (len == 0 || len % 2 || off > pl_len || len > pl_len - off)
@@ -82,11 +81,9 @@ static int vhdx_meta_locator_string(const struct vhdx *v, const uint8_t *pl,
 			"%s: parent locator entry %zu: %s at 0x%" PRIx32
 			" length %u outside the locator (%" PRIu32 " bytes)",
 			v->path, entry, what, off, len, pl_len);
-	s = malloc(size);
+	s = vr_utf16le_dup(pl + off, len);
 	if (!s)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", v->path);
-	/* 3 UTF-8 bytes per UTF-16 unit always suffice, so this cannot fail. */
-	vhdx_utf16le_to_utf8(pl + off, len / 2, s, size);
 	*out = s;
 	return 0;
 }

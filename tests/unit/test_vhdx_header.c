@@ -12,9 +12,9 @@
 #include "guid.h"
 #include "header.h"
 #include "tap.h"
-#include "text.h"
 #include "vhdx.h"
 #include "vr_endian.h"
+#include "vr_text.h"
 
 static void test_vhdx_header_round_trips(void)
 {
@@ -106,12 +106,12 @@ static void test_vhdx_utf16_converts_and_bounds(void)
 				     0xd8, 0x00, 0xde, 0, 0,	'z',  0 };
 	char out[32];
 
-	CU_ASSERT_EQUAL(vhdx_utf16le_to_utf8(s, 7, out, sizeof(out)), 10);
+	CU_ASSERT_EQUAL(vr_utf16le_to_utf8(s, 7, out, sizeof(out)), 10);
 	CU_ASSERT_STRING_EQUAL(out, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
-	CU_ASSERT_EQUAL(vhdx_utf16le_to_utf8(s, 7, out, 4), -ENAMETOOLONG);
+	CU_ASSERT_EQUAL(vr_utf16le_to_utf8(s, 7, out, 4), -ENAMETOOLONG);
 	CU_ASSERT_EQUAL(strlen(out), 3);
 	/* a lone high surrogate becomes U+FFFD */
-	CU_ASSERT_EQUAL(vhdx_utf16le_to_utf8(s + 6, 1, out, sizeof(out)), 3);
+	CU_ASSERT_EQUAL(vr_utf16le_to_utf8(s + 6, 1, out, sizeof(out)), 3);
 	CU_ASSERT_STRING_EQUAL(out, "\xef\xbf\xbd");
 }
 

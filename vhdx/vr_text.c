@@ -1,15 +1,16 @@
 /*
- * text.c - UTF-16LE to UTF-8 for creator strings and parent locator keys
- * and values.
+ * vr_text.c - UTF-16LE to UTF-8 for creator strings, parent locator keys
+ * and values, and VHD parent names.
  */
 #include <config.h>
-#include "text.h"
+#include "vr_text.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "vr_endian.h"
 
-static size_t vhdx_utf8_encode(uint32_t cp, char out[4])
+static size_t vr_utf8_encode(uint32_t cp, char out[4])
 {
 	if (cp < 0x80) {
 		out[0] = (char)cp;
@@ -33,8 +34,8 @@ static size_t vhdx_utf8_encode(uint32_t cp, char out[4])
 	return 4;
 }
 
-int vhdx_utf16le_to_utf8(const uint8_t *src, size_t units, char *dst,
-			 size_t dst_size)
+int vr_utf16le_to_utf8(const uint8_t *src, size_t units, char *dst,
+		       size_t dst_size)
 {
 	size_t i, len = 0;
 
@@ -60,7 +61,7 @@ int vhdx_utf16le_to_utf8(const uint8_t *src, size_t units, char *dst,
 		} else if (cp >= 0xd800 && cp < 0xe000) {
 			cp = 0xfffd;
 		}
-		n = vhdx_utf8_encode(cp, enc);
+		n = vr_utf8_encode(cp, enc);
 		if (len + n >= dst_size) {
 			dst[len] = '\0';
 			return -ENAMETOOLONG;
@@ -70,4 +71,15 @@ int vhdx_utf16le_to_utf8(const uint8_t *src, size_t units, char *dst,
 	}
 	dst[len] = '\0';
 	return (int)len;
+}
+
+char *vr_utf16le_dup(const uint8_t *src, size_t len)
+{
+	/* 3 UTF-8 bytes per UTF-16 unit always suffice, so this cannot fail. */
+	size_t size = len / 2 * 3 + 1;
+	char *s = malloc(size);
+
+	if (s)
+		vr_utf16le_to_utf8(src, len / 2, s, size);
+	return s;
 }
