@@ -307,7 +307,9 @@ static bool vhdx_parent_linkage_matches(const struct vhdx *child,
 		const char *val = vhdx_meta_locator_get(&child->meta, keys[i]);
 		uint8_t g[16];
 
+		/* Hyper-V writes an all-zero parent_linkage2 when unused. */
 		if (val && vhdx_guid_parse(val, g) == 0 &&
+		    !vhdx_guid_is_zero(g) &&
 		    !memcmp(g, parent->hdr.data_write_guid, 16))
 			return true;
 	}
