@@ -179,6 +179,23 @@ static void cli_info_json_one(struct json *j, const struct vhdx *v)
 	}
 }
 
+/* Nothing could be described: with --json, still a document with the error. */
+static int cli_info_fail(const char *path, bool as_json,
+			 const struct vr_err *err, int rc)
+{
+	if (as_json) {
+		struct json *j = json_new(stdout);
+
+		json_object_begin(j, NULL);
+		json_string(j, "file", path);
+		cli_json_error(j, err, rc, path);
+		json_object_end(j);
+		json_free(j);
+		fflush(stdout);
+	}
+	return cli_fail(err, rc, path);
+}
+
 /* A VHD or raw disk: only what the disk layer knows. */
 static int cli_info_plain(const char *path, bool as_json)
 {
@@ -187,17 +204,8 @@ static int cli_info_plain(const char *path, bool as_json)
 	int rc = disk_open(path, DISK_FORMAT_AUTO, NULL, &d, NULL, &err);
 	struct json *j;
 
-	if (rc < 0) {
-		if (!as_json)
-			return cli_fail(&err, rc, path);
-		j = json_new(stdout);
-		json_object_begin(j, NULL);
-		json_string(j, "file", path);
-		cli_json_error(j, &err, rc, path);
-		json_object_end(j);
-		json_free(j);
-		return cli_fail(&err, rc, path);
-	}
+	if (rc < 0)
+		return cli_info_fail(path, as_json, &err, rc);
 	if (as_json) {
 		j = json_new(stdout);
 		json_object_begin(j, NULL);
@@ -253,7 +261,7 @@ int cli_info(int argc, char **argv)
 	path = argv[optind];
 	rc = disk_probe(path, &fmt, &err);
 	if (rc < 0)
-		return cli_fail(&err, rc, path);
+		return cli_info_fail(path, as_json, &err, rc);
 	if (fmt != DISK_FORMAT_VHDX)
 		return cli_info_plain(path, as_json);
 
@@ -263,7 +271,7 @@ int cli_info(int argc, char **argv)
 		rc = vhdx_open(path, VHDX_OPEN_NO_PARENT, NULL, &head, NULL,
 			       &err);
 		if (rc < 0)
-			return cli_fail(&err, rc, path);
+			return cli_info_fail(path, as_json, &err, rc);
 	}
 	if (as_json) {
 		struct json *j = json_new(stdout);

@@ -103,6 +103,33 @@ static int disk_pread(const char *path, int fd, void *buf, size_t len,
 	return 0;
 }
 
+/*
+ * A VHDX whose file type identifier was overwritten still has its header
+ * and region table signatures at fixed offsets ([MS-VHDX] 2.1). Calling it
+ * VHDX lets the reader refuse it with a clear message, instead of a
+ * recovery tool copying the container out as if it were a raw disk.
+ */
+static bool disk_probe_vhdx_structures(const char *path, int fd, uint64_t size)
+{
+	static const uint64_t headers[] = { 64 * 1024, 128 * 1024 };
+	static const uint64_t regions[] = { 192 * 1024, 256 * 1024 };
+	bool has_header = false, has_region = false;
+	uint8_t sig[4];
+	size_t i;
+
+	if (size < 1024 * 1024)
+		return false;
+	for (i = 0; i < 2; i++) {
+		if (disk_pread(path, fd, sig, 4, headers[i], size, NULL) == 0 &&
+		    !memcmp(sig, "head", 4))
+			has_header = true;
+		if (disk_pread(path, fd, sig, 4, regions[i], size, NULL) == 0 &&
+		    !memcmp(sig, "regi", 4))
+			has_region = true;
+	}
+	return has_header && has_region;
+}
+
 int disk_probe(const char *path, enum disk_format *fmt, struct vr_err *err)
 {
 	uint8_t head[8], tail[DISK_VHD_FOOTER_SIZE];
@@ -123,7 +150,8 @@ int disk_probe(const char *path, enum disk_format *fmt, struct vr_err *err)
 	rc = disk_pread(path, fd, head, sizeof(head), 0, size, err);
 	if (rc < 0)
 		goto out;
-	if (memcmp(head, "vhdxfile", 8) == 0) {
+	if (memcmp(head, "vhdxfile", 8) == 0 ||
+	    disk_probe_vhdx_structures(path, fd, size)) {
 		*fmt = DISK_FORMAT_VHDX;
 		goto out;
 	}

@@ -114,12 +114,12 @@ static int vhdx_header_load_file_id(struct vhdx *v, struct vr_err *err)
 		return rc;
 	if (vr_get_le64(buf + VHDX_FILE_ID_SIGNATURE) != VHDX_SIG_FILE_ID)
 		return vr_err_set(err, -VR_ECORRUPT,
-				  "%s: not a VHDX file (no \"vhdxfile\" "
-				  "signature at offset 0)",
+				  "%s: bad file type identifier (no "
+				  "\"vhdxfile\" signature at offset 0)",
 				  v->path);
 	/* The creator is informational: a bad one is not worth refusing. */
 	if (vr_utf16le_to_utf8(buf + VHDX_FILE_ID_CREATOR, 256, v->creator,
-				 sizeof(v->creator)) < 0)
+			       sizeof(v->creator)) < 0)
 		vhdx_report_add(v->rep, false,
 				"%s: file type identifier: creator too long",
 				v->path);

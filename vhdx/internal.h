@@ -13,7 +13,8 @@
  *     non-NULL and every read of the file goes through vhdx_file_pread(),
  *     which patches the log's writes in; the file itself is never written.
  *  4. parent is non-NULL exactly when has_parent and VHDX_OPEN_NO_PARENT
- *     was not given; its virtual size and logical sector size equal ours.
+ *     was not given; its logical sector size equals ours. Its virtual size
+ *     may be smaller: what lies past its end reads as zeros.
  */
 #ifndef VHDX_INTERNAL_H
 #define VHDX_INTERNAL_H

@@ -270,7 +270,10 @@ static char *vhdx_parent_candidate(const char *child_dir, const char *value,
 	for (p = conv; *p; p++)
 		if (*p == '\\')
 			*p = '/';
-	if (asprintf(&out, "%s/%s", child_dir, conv) < 0)
+	/* ".\\b.vhdx" names the child's own directory: drop the "./". */
+	for (p = conv; p[0] == '.' && p[1] == '/';)
+		p += 2;
+	if (asprintf(&out, "%s/%s", child_dir, p) < 0)
 		out = NULL;
 	free(conv);
 	return out;
@@ -336,7 +339,7 @@ static int vhdx_open_parent(struct vhdx *child, const char *override,
 		vhdx_meta_locator_get(&child->meta, "parent_linkage");
 	char *dir_copy = strdup(child->path);
 	const char *child_dir;
-	struct vr_err mismatch = { 0 };
+	struct vr_err mismatch = { 0 }, unusable = { 0 }, cand_err = { 0 };
 	unsigned i;
 	int rc = -ENOENT;
 
@@ -392,10 +395,19 @@ static int vhdx_open_parent(struct vhdx *child, const char *override,
 			goto out;
 		}
 		rc = vhdx_open_one(cand, child->flags & ~VHDX_OPEN_RDWR, rep,
-				   &p, &st, err);
+				   &p, &st, &cand_err);
 		free(cand);
-		if (rc < 0)
+		if (rc == -ENOMEM) {
+			rc = vr_err_set(err, rc, "%s", cand_err.msg);
 			goto out;
+		}
+		if (rc < 0) {
+			/* A stale file at one locator path: try the next. */
+			vr_err_set(&unusable, rc, "%s: parent %s", child->path,
+				   cand_err.msg);
+			vr_err_clear(&cand_err);
+			continue;
+		}
 		if (!vhdx_parent_linkage_matches(child, p, found)) {
 			char want[40];
 
@@ -427,6 +439,8 @@ static int vhdx_open_parent(struct vhdx *child, const char *override,
 	}
 	if (mismatch.code) {
 		rc = vr_err_set(err, mismatch.code, "%s", mismatch.msg);
+	} else if (unusable.code) {
+		rc = vr_err_set(err, unusable.code, "%s", unusable.msg);
 	} else {
 		const char *shown =
 			override ? override

@@ -27,6 +27,7 @@ import os
 import random
 import struct
 import sys
+import textwrap
 import uuid
 
 KiB = 1024
@@ -169,6 +170,21 @@ class MkvhdxError(Exception):
     pass
 
 
+def is_zero(data):
+    """All bytes zero? (bytes.count runs in C; any() would not.)"""
+    return data.count(0) == len(data)
+
+
+def write_sparse(f, off, data, piece=64 * KiB):
+    """Write @data at @off, skipping all-zero pieces: the file was sized
+    with truncate() first, so they stay holes and read as zeros."""
+    for i in range(0, len(data), piece):
+        p = data[i:i + piece]
+        if not is_zero(p):
+            f.seek(off + i)
+            f.write(p)
+
+
 def round_up(x, to):
     return (x + to - 1) // to * to
 
@@ -245,7 +261,7 @@ class VhdxReader:
     """Read a VHDX file and its parent chain. Checks signatures, checksums and
     the parent linkage; meant for well-formed files."""
 
-    MAX_DEPTH = 16
+    MAX_DEPTH = 64
 
     def __init__(self, path, parent_path=None, _depth=0, _seen=None):
         self.path = path
@@ -401,6 +417,22 @@ class VhdxReader:
             return bytes(n)
         return self.parent.read(off, n)
 
+    def is_sparse(self, off, n):
+        """Does [off, off + n) read as zeros without any data read?"""
+        g = self.geo
+        end = min(off + n, self.size)
+        while off < end:
+            b = off // g.block_size
+            k = min(end, (b + 1) * g.block_size) - off
+            st = self.bat[g.payload_index(b)] & 7
+            if st in (FULLY_PRESENT, PARTIALLY_PRESENT):
+                return False
+            if st in (NOT_PRESENT, UNDEFINED) and self.has_parent and \
+                    not self.parent.is_sparse(off, k):
+                return False
+            off += k
+        return True
+
     def read(self, off, n):
         """@n bytes of the virtual disk at @off; zeros past its end."""
         out = bytearray()
@@ -474,6 +506,16 @@ class RawParent:
         self.f.seek(off)
         data = self.f.read(n)
         return data + bytes(n - len(data))
+
+    def is_sparse(self, off, n):
+        """A hole (or past the end) over the whole range?"""
+        if off >= self.size:
+            return True
+        try:
+            data = os.lseek(self.f.fileno(), off, os.SEEK_DATA)
+        except OSError:
+            return True  # ENXIO: no data from @off on
+        return data >= off + n
 
     def close(self):
         self.f.close()
@@ -653,6 +695,19 @@ class Image:
             k = min(n, self.parent.size - off)
             return self.parent.read(off, k) + bytes(n - k)
         return self.parent.read(off, n)
+
+    def expected_is_sparse(self, b):
+        """Block @b reads as zeros and needs no reading to know it."""
+        g = self.geo
+        st = self.state.get(b, NOT_PRESENT)
+        if st in (ZERO, UNMAPPED):
+            return True
+        if st != NOT_PRESENT:
+            return False
+        if not self.differencing:
+            return True
+        return self.parent is not None and \
+            self.parent.is_sparse(b * g.block_size, g.span(b))
 
     def expected_block(self, b):
         """What block @b of the virtual disk must read as (span bytes)."""
@@ -866,11 +921,7 @@ class Image:
                 blk = self.blocks.get(b)
                 if blk is None:
                     continue  # a fixed disk's unwritten block: a hole
-                # Skip all-zero 64 KiB pieces: the file is sparse there.
-                for i in range(0, g.block_size, 64 * KiB):
-                    piece = blk[i:i + 64 * KiB]
-                    if any(piece):
-                        put(foff + i, piece)
+                write_sparse(f, foff, blk)
             for c, foff in sorted(self.bitmap_offset.items()):
                 put(foff, self.bitmap_block(c))
         os.replace(tmp, out)
@@ -880,10 +931,9 @@ class Image:
         with open(path + ".tmp", "wb") as f:
             f.truncate(self.size)
             for b in range(g.data_blocks):
-                data = self.expected_block(b)
-                if any(data):
-                    f.seek(b * g.block_size)
-                    f.write(data)
+                if self.expected_is_sparse(b):
+                    continue
+                write_sparse(f, b * g.block_size, self.expected_block(b))
         os.replace(path + ".tmp", path)
 
     def verify(self, out, parent_override=None):
@@ -892,6 +942,9 @@ class Image:
         try:
             g = self.geo
             for b in range(g.data_blocks):
+                if self.expected_is_sparse(b) and \
+                        r.is_sparse(b * g.block_size, g.span(b)):
+                    continue
                 got = r.read(b * g.block_size, g.span(b))
                 if got != self.expected_block(b):
                     raise MkvhdxError("%s: read back block %d differs from "
@@ -911,44 +964,51 @@ def read_mode(args):
             f.truncate(r.size)
             step = r.block_size
             for off in range(0, r.size, step):
-                data = r.read(off, min(step, r.size - off))
-                if any(data):
-                    f.seek(off)
-                    f.write(data)
+                if r.is_sparse(off, min(step, r.size - off)):
+                    continue
+                write_sparse(f, off, r.read(off, min(step, r.size - off)))
         os.replace(args.expect_raw + ".tmp", args.expect_raw)
     finally:
         r.close()
 
 
 def build_parser():
-    corrupt_help = "\n".join("  %-26s %s" % (k, v)
-                             for k, v in CORRUPT_KINDS.items())
+    def para(text):
+        return textwrap.fill(" ".join(text.split()), 79)
+
+    corrupt_help = "\n".join(
+        textwrap.fill(v, 79, initial_indent="  %-25s " % k,
+                      subsequent_indent=" " * 28)
+        for k, v in CORRUPT_KINDS.items())
+    epilog = "\n\n".join([
+        para("""Block states: a --write makes the blocks it touches
+        FULLY_PRESENT (dynamic: the rest of the block reads zero). In a
+        differencing disk a block written whole is FULLY_PRESENT; a block
+        written in part is PARTIALLY_PRESENT with a sector bitmap, and its
+        sectors not written hold 0xEE garbage in the file, so a reader that
+        ignores the bitmap fails. --zero-block and --unmap-block are applied
+        after all writes (ZERO and UNMAPPED read as zeros, also over a
+        parent)."""),
+        para("""Differencing disks: --parent P names and reads P (linkage =
+        P's DataWriteGuid, relative_path ".\\NAME", absolute_win32_path
+        "C:\\vms\\NAME"). Without --parent, give --parent-name and
+        --parent-linkage-guid (e.g. to build two files that name each
+        other), and --parent-raw for --expect-raw."""),
+        para("""--corrupt KIND writes a file with exactly one structural
+        problem (--expect-raw still gives the intended content):""") +
+        "\n" + corrupt_help,
+        "Examples:\n"
+        "  mkvhdx.py base.vhdx --size 64M --write 0:1M:1 --expect-raw b.raw\n"
+        "  mkvhdx.py child.vhdx --parent base.vhdx --write 4096:8192:2 \\\n"
+        "      --zero-block 0 --expect-raw c.raw\n"
+        "  mkvhdx.py --read child.vhdx --expect-raw c.raw"])
     p = argparse.ArgumentParser(
         prog="mkvhdx.py",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Write a VHDX test image ([MS-VHDX] v1.0) from an "
         "implementation independent of vhdrecover's, and optionally what "
         "its virtual disk must read as.",
-        epilog="Block states: a --write makes the blocks it touches "
-        "FULLY_PRESENT (dynamic: the rest of the block reads zero). In a "
-        "differencing disk a block written whole is FULLY_PRESENT; a block "
-        "written in part is PARTIALLY_PRESENT with a sector bitmap, and its "
-        "sectors not written hold 0xEE garbage in the file, so a reader "
-        "that ignores the bitmap fails. --zero-block and --unmap-block are "
-        "applied after all writes (ZERO and UNMAPPED read as zeros, also "
-        "over a parent).\n\n"
-        "Differencing disks: --parent P names and reads P (linkage = P's "
-        "DataWriteGuid, relative_path \".\\NAME\", absolute_win32_path "
-        "\"C:\\vms\\NAME\"). Without --parent, give --parent-name and "
-        "--parent-linkage-guid (e.g. to build two files that name each "
-        "other), and --parent-raw for --expect-raw.\n\n"
-        "--corrupt KIND writes a file with exactly one structural problem "
-        "(--expect-raw still gives the intended content):\n" + corrupt_help +
-        "\n\nExamples:\n"
-        "  mkvhdx.py base.vhdx --size 64M --write 0:1M:1 --expect-raw b.raw\n"
-        "  mkvhdx.py child.vhdx --parent base.vhdx --write 4096:8192:2 "
-        "--zero-block 0 --expect-raw c.raw\n"
-        "  mkvhdx.py --read child.vhdx --expect-raw c.raw")
+        epilog=epilog)
     p.add_argument("out", nargs="?", metavar="OUT",
                    help="VHDX file to write (replaced)")
     p.add_argument("--size", type=parse_size,

@@ -1,0 +1,181 @@
+# helpers.bash - shared helpers for the bats integration tests.
+#
+# Load from a test file with `load helpers` (bats resolves it next to the
+# test file), then call vr_setup/vr_teardown from the file's own
+# setup/teardown:
+#
+#   load helpers
+#   setup() { vr_setup; }
+#   teardown() { vr_teardown; }
+#
+# `make check` exports VHDRECOVER (absolute path of the binary) and
+# TOP_SRCDIR; run by hand from the top of the source tree, both default to
+# the usual places: bats --tap tests/integ/corpus.bats
+
+# `run --separate-stderr` (bats >= 1.5) fills $stderr and $stderr_lines.
+bats_require_minimum_version 1.5.0
+
+VHDRECOVER=${VHDRECOVER:-$PWD/build/vhdrecover}
+TOP_SRCDIR=${TOP_SRCDIR:-$PWD}
+CORPUS=$TOP_SRCDIR/tests/corpus
+export VHDRECOVER TOP_SRCDIR CORPUS
+
+# vr_setup: a fresh work directory for this test in $VR_WORK, made the
+# current directory, so tests can use short relative file names. Fails the
+# test early when the binary or the corpus is not where it should be.
+vr_setup()
+{
+	if [[ ! -x $VHDRECOVER ]]; then
+		echo "vhdrecover not found or not executable: $VHDRECOVER" >&2
+		return 1
+	fi
+	if [[ ! -d $CORPUS ]]; then
+		echo "corpus not found: $CORPUS (is TOP_SRCDIR right?)" >&2
+		return 1
+	fi
+	VR_WORK=$(mktemp -d "${TMPDIR:-/tmp}/vr-integ.XXXXXX") || return 1
+	export VR_WORK
+	cd "$VR_WORK" || return 1
+}
+
+# vr_teardown: remove the work directory of vr_setup (and only that).
+vr_teardown()
+{
+	cd / || return 1
+	if [[ -n ${VR_WORK:-} && -d $VR_WORK &&
+		$VR_WORK == */vr-integ.* ]]; then
+		rm -rf -- "$VR_WORK"
+	fi
+	VR_WORK=
+}
+
+# corpus_extract REL DEST: decompress tests/corpus/REL to DEST, by the
+# extension of REL (.gz, .bz2, .xz; anything else is copied). DEST is left
+# writable, so tests may modify their copy; the corpus itself is read-only.
+corpus_extract()
+{
+	local rel=$1 dest=$2 src=$CORPUS/$1
+
+	if [[ ! -f $src ]]; then
+		echo "corpus_extract: no such corpus file: $src" >&2
+		return 1
+	fi
+	case $rel in
+	*.gz) gzip -dc -- "$src" >"$dest" ;;
+	*.bz2) bzip2 -dc -- "$src" >"$dest" ;;
+	*.xz) xz -dc -- "$src" >"$dest" ;;
+	*) cat -- "$src" >"$dest" ;;
+	esac || {
+		echo "corpus_extract: cannot decompress $src to $dest" >&2
+		return 1
+	}
+	chmod u+w -- "$dest"
+}
+
+# sha_of FILE: print the SHA-256 of FILE (hex, nothing else).
+sha_of()
+{
+	local out
+
+	out=$(sha256sum <"$1") || return 1
+	echo "${out%% *}"
+}
+
+# assert_one_line_error PATTERN: the handled-error contract (DESIGN.md
+# section 3) for the last `run --separate-stderr`: exit status 1, and
+# exactly one line on stderr, starting with "vhdrecover: " and matching
+# the extended regular expression PATTERN.
+assert_one_line_error()
+{
+	local pattern=$1
+
+	if [[ $status -ne 1 ]]; then
+		echo "expected exit status 1, got $status"
+		echo "stderr: ${stderr-}"
+		return 1
+	fi
+	if [[ ${#stderr_lines[@]} -ne 1 || $stderr == *$'\n'* ]]; then
+		echo "expected exactly one line on stderr, got" \
+			"${#stderr_lines[@]}:"
+		printf '%s\n' "$stderr"
+		return 1
+	fi
+	if [[ $stderr != "vhdrecover: "* ]]; then
+		echo "stderr does not start with 'vhdrecover: ': $stderr"
+		return 1
+	fi
+	if ! [[ $stderr =~ $pattern ]]; then
+		echo "stderr does not match /$pattern/: $stderr"
+		return 1
+	fi
+}
+
+# assert_usage_error: the bad-usage contract for the last
+# `run --separate-stderr`: exit status 2 and a hint to --help on stderr.
+assert_usage_error()
+{
+	if [[ $status -ne 2 ]]; then
+		echo "expected exit status 2, got $status"
+		echo "stderr: ${stderr-}"
+		return 1
+	fi
+	if [[ $stderr != *"--help"* ]]; then
+		echo "no hint to --help on stderr: $stderr"
+		return 1
+	fi
+}
+
+# same_bytes A B: A and B have the same size and content (cmp, so sparse
+# files are compared byte for byte).
+same_bytes()
+{
+	local sa sb
+
+	sa=$(stat -c %s -- "$1") && sb=$(stat -c %s -- "$2") || return 1
+	if [[ $sa != "$sb" ]]; then
+		echo "size differs: $1 is $sa bytes, $2 is $sb bytes"
+		return 1
+	fi
+	cmp -- "$1" "$2"
+}
+
+# qemu_json FILE [qemu-img info args...]: qemu-img info --output=json.
+qemu_json()
+{
+	local f=$1
+
+	shift
+	qemu-img info --output=json "$@" "$f"
+}
+
+# file_range FILE OFFSET LENGTH: print LENGTH bytes of FILE at OFFSET.
+file_range()
+{
+	dd if="$1" iflag=skip_bytes,count_bytes skip="$2" count="$3" \
+		bs=1M status=none
+}
+
+# json_true JSON EXPR [JQ_OPTIONS...]: EXPR (a jq filter) gives exactly
+# `true` on the one JSON document JSON. (jq 1.6's -e exits 0 on empty
+# input, so it cannot be used for this.)
+json_true()
+{
+	local json=$1 expr=$2 got
+
+	shift 2
+	if [[ -z ${json//[[:space:]]/} ]]; then
+		echo "no JSON document to check ($expr)"
+		return 1
+	fi
+	if ! got=$(jq "$@" "$expr" <<<"$json"); then
+		echo "jq could not evaluate: $expr"
+		printf '%s\n' "$json" | head -c 4000
+		return 1
+	fi
+	if [[ $got != true ]]; then
+		echo "JSON check failed: $expr"
+		echo "result: $got"
+		printf '%s\n' "$json" | head -c 4000
+		return 1
+	fi
+}
