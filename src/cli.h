@@ -44,6 +44,13 @@ int cli_usage(const char *verb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * Report what getopt_long() rejected for @verb: @c is '?' (unknown option)
+ * or ':' (missing argument; option strings start with ':'). Verbs set
+ * opterr = 0 so this is the only message. Returns CLI_EXIT_USAGE.
+ */
+int cli_usage_option(const char *verb, int c, char **argv);
+
+/*
  * Parse a byte count or offset: decimal, 0x hex, or with a K, M, G, T suffix
  * (powers of 1024). Returns 0 or -EINVAL (not a number, overflow).
  */

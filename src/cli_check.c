@@ -44,7 +44,7 @@ int cli_check(int argc, char **argv)
 	size_t i;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			as_json = true;
@@ -56,23 +56,20 @@ int cli_check(int argc, char **argv)
 			cli_check_usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage("check", "unknown option");
+			return cli_usage_option("check", c, argv);
 		}
 	}
 	if (optind + 1 != argc)
 		return cli_usage("check", "expected one DISK");
 	path = argv[optind];
 	rc = disk_probe(path, &fmt, &err);
-	if (rc < 0)
-		return cli_fail(&err, rc, path);
-	if (fmt != DISK_FORMAT_VHDX) {
-		vr_err_set(&err, -ENOTSUP,
-			   "%s: not a VHDX file (%s); check "
-			   "handles VHDX only",
-			   path, disk_format_name(fmt));
-		return cli_fail(&err, -ENOTSUP, path);
-	}
-	rc = vhdx_check(path, parent, &rep, &err);
+	if (rc == 0 && fmt != DISK_FORMAT_VHDX)
+		rc = vr_err_set(&err, -ENOTSUP,
+				"%s: not a VHDX file (%s); check handles VHDX "
+				"only",
+				path, disk_format_name(fmt));
+	if (rc == 0)
+		rc = vhdx_check(path, parent, &rep, &err);
 	if (as_json) {
 		struct json *j = json_new(stdout);
 
@@ -90,7 +87,7 @@ int cli_check(int argc, char **argv)
 			cli_json_error(j, &err, rc, path);
 		json_object_end(j);
 		json_free(j);
-	} else {
+	} else if (rc == 0) {
 		for (i = 0; i < rep.count; i++)
 			printf("%s\n", rep.lines[i]);
 		if (rep.errors == 0 && rep.warnings == 0)

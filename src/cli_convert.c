@@ -150,7 +150,7 @@ int cli_convert(int argc, char **argv)
 	const char *parent = NULL, *in;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "O:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":O:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'O':
 			if (strcmp(optarg, "raw") != 0)
@@ -172,7 +172,7 @@ int cli_convert(int argc, char **argv)
 			cli_convert_usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage("convert", "unknown option");
+			return cli_usage_option("convert", c, argv);
 		}
 	}
 	if (optind + 2 != argc)

@@ -62,7 +62,7 @@ int cli_read(int argc, char **argv)
 	char *buf;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			parent = optarg;
@@ -71,7 +71,7 @@ int cli_read(int argc, char **argv)
 			cli_read_usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage("read", "unknown option");
+			return cli_usage_option("read", c, argv);
 		}
 	}
 	if (optind + 3 != argc)

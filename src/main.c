@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,6 +65,17 @@ int cli_usage(const char *verb, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'vhdrecover %s --help'.\n", verb);
 	return CLI_EXIT_USAGE;
+}
+
+int cli_usage_option(const char *verb, int c, char **argv)
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		return cli_usage(verb, "option '%s' needs an argument", opt);
+	if (optopt && optopt != '?')
+		return cli_usage(verb, "unknown option '-%c'", optopt);
+	return cli_usage(verb, "unknown option '%s'", opt);
 }
 
 int cli_parse_size(const char *text, uint64_t *out)
@@ -137,6 +149,7 @@ int main(int argc, char **argv)
 		printf("vhdrecover %s\n", PACKAGE_VERSION);
 		return CLI_EXIT_OK;
 	}
+	opterr = 0; /* verbs report bad options through cli_usage_option() */
 	for (i = 0; i < CLI_VERB_COUNT; i++)
 		if (!strcmp(argv[1], cli_verbs[i].name))
 			return cli_verbs[i].run(argc - 1, argv + 1);

@@ -17,6 +17,11 @@
 /* Reserved BAT bits 3-19 are zero in a well-formed file. */
 #define VHDX_BAT_RESERVED_MASK 0xffff8ull
 
+static bool vhdx_check_fixed_state_ok(unsigned state)
+{
+	return state == VHDX_BLOCK_FULLY_PRESENT || state == VHDX_BLOCK_ZERO;
+}
+
 static void vhdx_check_bat(const struct vhdx *v, struct vhdx_report *rep)
 {
 	uint64_t i, reserved = 0, first = 0, block;
@@ -32,12 +37,17 @@ static void vhdx_check_bat(const struct vhdx *v, struct vhdx_report *rep)
 				v->path, reserved, first);
 	if (!v->meta.leave_blocks_allocated || v->meta.has_parent)
 		return;
+	/*
+	 * A fixed disk keeps every block allocated (2.6.2.1): a block that
+	 * gave up its space is worth a warning. ZERO is fine: qemu-img
+	 * creates fixed disks that way, and the space stays allocated.
+	 */
 	for (block = 0; block < v->data_blocks; block++)
-		if (vhdx_bat_state(vhdx_bat_payload(v, block)) !=
-		    VHDX_BLOCK_FULLY_PRESENT) {
+		if (!vhdx_check_fixed_state_ok(
+			    vhdx_bat_state(vhdx_bat_payload(v, block)))) {
 			vhdx_report_add(rep, false,
 					"%s: fixed disk: payload block %" PRIu64
-					" is %s, not fully present",
+					" is %s, not allocated",
 					v->path, block,
 					vhdx_block_state_name(vhdx_bat_state(
 						vhdx_bat_payload(v, block))));

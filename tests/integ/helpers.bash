@@ -13,6 +13,7 @@
 # the usual places: bats --tap tests/integ/corpus.bats
 
 # `run --separate-stderr` (bats >= 1.5) fills $stderr and $stderr_lines.
+# shellcheck disable=SC2154 # status, output, stderr, stderr_lines: set by run
 bats_require_minimum_version 1.5.0
 
 VHDRECOVER=${VHDRECOVER:-$PWD/build/vhdrecover}
