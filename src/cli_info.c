@@ -1,6 +1,8 @@
 /*
- * cli_info.c - "vhdrecover info": what a disk is, and for a VHDX every file
- * of its parent chain, as text or --json.
+ * cli_info.c - "vhdrecover info": what a disk is, and for a VHDX or a VHD
+ * every file of its parent chain, as text or --json. The VHD fields are the
+ * ones vhdiinfo prints (type, sizes, bytes per sector, identifiers, parent
+ * name), so the two tools can be compared line for line.
  */
 #include <config.h>
 
@@ -12,6 +14,7 @@
 #include "cli.h"
 #include "disk.h"
 #include "json.h"
+#include "vhd.h"
 #include "vhdx.h"
 #include "vr_err.h"
 
@@ -35,7 +38,9 @@ static void cli_info_usage(FILE *f)
 		"Describe DISK (VHDX, VHD or raw). For a VHDX: type, sizes, "
 		"block size,\nsector sizes, GUIDs, header and log state, BAT "
 		"summary, parent locator,\nand the same for every parent in "
-		"its chain.\n\n"
+		"its chain. For a VHD: type, virtual and\ncurrent size, "
+		"geometry, block size, identifier, creator, parent identifier\n"
+		"and names, and the same for every parent in its chain.\n\n"
 		"  --json         machine-readable output\n"
 		"  --parent FILE  use FILE as the parent of DISK instead of "
 		"its locator\n"
@@ -179,6 +184,102 @@ static void cli_info_json_one(struct json *j, const struct vhdx *v)
 	}
 }
 
+static const char *cli_info_vhd_type_name(enum vhd_type type)
+{
+	switch (type) {
+	case VHD_TYPE_FIXED:
+		return "fixed";
+	case VHD_TYPE_DYNAMIC:
+		return "dynamic";
+	case VHD_TYPE_DIFFERENCING:
+		return "differencing";
+	}
+	return "unknown";
+}
+
+/* Same labels and column as cli_info_text_one() where the facts agree. */
+static void cli_info_vhd_text_one(const struct vhd *h, unsigned depth)
+{
+	struct vhd_info in;
+	char g[37];
+	const char *ind = depth ? "  " : "";
+
+	vhd_get_info(h, &in);
+	if (depth)
+		printf("\nparent %u:\n", depth);
+	printf("%sfile:              %s\n", ind, vhd_path(h));
+	printf("%sformat:            vhd\n", ind);
+	printf("%stype:              %s\n", ind,
+	       cli_info_vhd_type_name(in.type));
+	printf("%svirtual size:      %" PRIu64 " bytes\n", ind,
+	       in.virtual_size);
+	printf("%scurrent size:      %" PRIu64 " bytes\n", ind,
+	       in.current_size);
+	printf("%sgeometry:          %u cylinders, %u heads, %u sectors per track\n",
+	       ind, in.cylinders, in.heads, in.sectors);
+	if (in.block_size)
+		printf("%sblock size:        %" PRIu32 " bytes\n", ind,
+		       in.block_size);
+	else
+		printf("%sblock size:        none (fixed disk)\n", ind);
+	printf("%sbytes per sector:  %" PRIu32 " bytes\n", ind,
+	       in.bytes_per_sector);
+	printf("%sfile size:         %" PRIu64 " bytes\n", ind, in.file_size);
+	printf("%screator:           \"%s\" version %" PRIu32 ".%" PRIu32 "\n",
+	       ind, in.creator, in.creator_version >> 16,
+	       in.creator_version & 0xffff);
+	vhd_id_format(in.id, g);
+	printf("%sidentifier:        %s\n", ind, g);
+	if (!in.has_parent)
+		return;
+	vhd_id_format(in.parent_id, g);
+	printf("%sparent identifier: %s\n", ind, g);
+	printf("%sparent name:       %s\n", ind,
+	       in.parent_name ? in.parent_name : "(none)");
+	printf("%srelative path:     %s\n", ind,
+	       in.parent_relative ? in.parent_relative : "(none)");
+}
+
+static void cli_info_vhd_json_one(struct json *j, const struct vhd *h)
+{
+	struct vhd_info in;
+	char g[37];
+
+	vhd_get_info(h, &in);
+	json_string(j, "file", vhd_path(h));
+	json_string(j, "format", "vhd");
+	json_string(j, "type", cli_info_vhd_type_name(in.type));
+	json_uint(j, "virtual_size", in.virtual_size);
+	json_uint(j, "current_size", in.current_size);
+	json_object_begin(j, "geometry");
+	json_uint(j, "cylinders", in.cylinders);
+	json_uint(j, "heads", in.heads);
+	json_uint(j, "sectors", in.sectors);
+	json_object_end(j);
+	json_uint(j, "block_size", in.block_size);
+	json_uint(j, "bytes_per_sector", in.bytes_per_sector);
+	json_uint(j, "file_size", in.file_size);
+	json_string(j, "creator", in.creator);
+	snprintf(g, sizeof(g), "%" PRIu32 ".%" PRIu32, in.creator_version >> 16,
+		 in.creator_version & 0xffff);
+	json_string(j, "creator_version", g);
+	vhd_id_format(in.id, g);
+	json_string(j, "identifier", g);
+	json_bool(j, "has_parent", in.has_parent);
+	if (!in.has_parent)
+		return;
+	vhd_id_format(in.parent_id, g);
+	json_string(j, "parent_identifier", g);
+	if (in.parent_name)
+		json_string(j, "parent_name", in.parent_name);
+	else
+		json_null(j, "parent_name");
+	if (in.parent_relative)
+		json_string(j, "relative_path", in.parent_relative);
+	else
+		json_null(j, "relative_path");
+}
+
 /* Nothing could be described: with --json, still a document with the error. */
 static int cli_info_fail(const char *path, bool as_json,
 			 const struct vr_err *err, int rc)
@@ -196,7 +297,7 @@ static int cli_info_fail(const char *path, bool as_json,
 	return cli_fail(err, rc, path);
 }
 
-/* A VHD or raw disk: only what the disk layer knows. */
+/* A raw disk: only what the disk layer knows. */
 static int cli_info_plain(const char *path, bool as_json)
 {
 	struct vr_err err = { 0 };
@@ -224,6 +325,132 @@ static int cli_info_plain(const char *path, bool as_json)
 	return CLI_EXIT_OK;
 }
 
+/*
+ * A VHD: as the VHDX path in cli_info(), the chain if it opens, else the
+ * file alone and then the reason (exit 1).
+ */
+/* Walking and describing the files of one kind of chain. */
+struct cli_info_walker {
+	const void *(*parent)(const void *file);
+	void (*text_one)(const void *file, unsigned depth);
+	void (*json_one)(struct json *j, const void *file);
+};
+
+/*
+ * Describe @first and its parents; if the chain did not open (@chain_rc),
+ * @first is the file alone and the reason follows (exit 1).
+ */
+static int cli_info_print_chain(const char *path,
+				const struct cli_info_walker *w,
+				const void *first, bool as_json, int chain_rc,
+				const struct vr_err *chain_err)
+{
+	const void *f;
+	unsigned depth;
+
+	if (as_json) {
+		struct json *j = json_new(stdout);
+
+		json_object_begin(j, NULL);
+		for (f = first, depth = 0; f; f = w->parent(f), depth++) {
+			if (depth)
+				json_object_begin(j, "parent");
+			w->json_one(j, f);
+		}
+		if (chain_rc < 0)
+			cli_json_error(j, chain_err, chain_rc, path);
+		while (depth-- > 1)
+			json_object_end(j);
+		json_object_end(j);
+		json_free(j);
+	} else {
+		for (f = first, depth = 0; f; f = w->parent(f), depth++)
+			w->text_one(f, depth);
+	}
+	if (chain_rc < 0) {
+		fflush(stdout);
+		return cli_fail(chain_err, chain_rc, path);
+	}
+	return CLI_EXIT_OK;
+}
+
+static const void *cli_info_vhd_parent(const void *f)
+{
+	return vhd_parent(f);
+}
+
+static void cli_info_vhd_text(const void *f, unsigned depth)
+{
+	cli_info_vhd_text_one(f, depth);
+}
+
+static void cli_info_vhd_json(struct json *j, const void *f)
+{
+	cli_info_vhd_json_one(j, f);
+}
+
+static const void *cli_info_vhdx_parent(const void *f)
+{
+	return vhdx_parent(f);
+}
+
+static void cli_info_vhdx_text(const void *f, unsigned depth)
+{
+	cli_info_text_one(f, depth);
+}
+
+static void cli_info_vhdx_json(struct json *j, const void *f)
+{
+	cli_info_json_one(j, f);
+}
+
+/* A legacy VHD and its chain, or the file alone and why the chain failed. */
+static int cli_info_vhd(const char *path, const char *parent, bool as_json)
+{
+	static const struct cli_info_walker walker = { cli_info_vhd_parent,
+						       cli_info_vhd_text,
+						       cli_info_vhd_json };
+	struct vr_err err = { 0 }, chain_err = { 0 };
+	struct vhd *head = NULL, *chain = NULL;
+	int rc, chain_rc;
+
+	chain_rc = vhd_open(path, 0, parent, &chain, &chain_err);
+	if (chain_rc < 0) {
+		rc = vhd_open(path, VHD_OPEN_NO_PARENT, NULL, &head, &err);
+		if (rc < 0)
+			return cli_info_fail(path, as_json, &err, rc);
+	}
+	rc = cli_info_print_chain(path, &walker, chain ? chain : head, as_json,
+				  chain_rc, &chain_err);
+	vhd_close(chain);
+	vhd_close(head);
+	return rc;
+}
+
+/* A VHDX and its chain, or the file alone and why the chain failed. */
+static int cli_info_vhdx(const char *path, const char *parent, bool as_json)
+{
+	static const struct cli_info_walker walker = { cli_info_vhdx_parent,
+						       cli_info_vhdx_text,
+						       cli_info_vhdx_json };
+	struct vr_err err = { 0 }, chain_err = { 0 };
+	struct vhdx *head = NULL, *chain = NULL;
+	int rc, chain_rc;
+
+	chain_rc = vhdx_open(path, 0, parent, &chain, NULL, &chain_err);
+	if (chain_rc < 0) {
+		rc = vhdx_open(path, VHDX_OPEN_NO_PARENT, NULL, &head, NULL,
+			       &err);
+		if (rc < 0)
+			return cli_info_fail(path, as_json, &err, rc);
+	}
+	rc = cli_info_print_chain(path, &walker, chain ? chain : head, as_json,
+				  chain_rc, &chain_err);
+	vhdx_close(chain);
+	vhdx_close(head);
+	return rc;
+}
+
 int cli_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -232,16 +459,13 @@ int cli_info(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vr_err err = { 0 }, chain_err = { 0 };
+	struct vr_err err = { 0 };
 	const char *parent = NULL, *path;
 	bool as_json = false;
-	struct vhdx *head = NULL, *chain = NULL;
-	const struct vhdx *v;
 	enum disk_format fmt;
-	unsigned depth;
-	int c, rc, chain_rc = 0;
+	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			as_json = true;
@@ -253,7 +477,7 @@ int cli_info(int argc, char **argv)
 			cli_info_usage(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage("info", "unknown option");
+			return cli_usage_option("info", c, argv);
 		}
 	}
 	if (optind + 1 != argc)
@@ -262,43 +486,10 @@ int cli_info(int argc, char **argv)
 	rc = disk_probe(path, &fmt, &err);
 	if (rc < 0)
 		return cli_info_fail(path, as_json, &err, rc);
+	if (fmt == DISK_FORMAT_VHD)
+		return cli_info_vhd(path, parent, as_json);
 	if (fmt != DISK_FORMAT_VHDX)
 		return cli_info_plain(path, as_json);
 
-	/* Describe the chain if it opens, else the file alone and why. */
-	chain_rc = vhdx_open(path, 0, parent, &chain, NULL, &chain_err);
-	if (chain_rc < 0) {
-		rc = vhdx_open(path, VHDX_OPEN_NO_PARENT, NULL, &head, NULL,
-			       &err);
-		if (rc < 0)
-			return cli_info_fail(path, as_json, &err, rc);
-	}
-	if (as_json) {
-		struct json *j = json_new(stdout);
-
-		json_object_begin(j, NULL);
-		for (v = chain ? chain : head, depth = 0; v;
-		     v = vhdx_parent(v), depth++) {
-			if (depth)
-				json_object_begin(j, "parent");
-			cli_info_json_one(j, v);
-		}
-		if (chain_rc < 0)
-			cli_json_error(j, &chain_err, chain_rc, path);
-		while (depth-- > 1)
-			json_object_end(j);
-		json_object_end(j);
-		json_free(j);
-	} else {
-		for (v = chain ? chain : head, depth = 0; v;
-		     v = vhdx_parent(v), depth++)
-			cli_info_text_one(v, depth);
-	}
-	vhdx_close(chain);
-	vhdx_close(head);
-	if (chain_rc < 0) {
-		fflush(stdout);
-		return cli_fail(&chain_err, chain_rc, path);
-	}
-	return CLI_EXIT_OK;
+	return cli_info_vhdx(path, parent, as_json);
 }

@@ -227,7 +227,7 @@ int disk_open(const char *path, enum disk_format fmt, const char *parent_path,
 		d->size = vhdx_virtual_size(d->vhdx);
 		break;
 	case DISK_FORMAT_VHD:
-		rc = vhd_open(path, parent_path, &d->vhd, err);
+		rc = vhd_open(path, 0, parent_path, &d->vhd, err);
 		if (rc < 0)
 			goto fail;
 		d->size = vhd_size(d->vhd);
@@ -295,6 +295,12 @@ struct vhdx *disk_vhdx(struct disk *d)
 {
 	assert(d);
 	return d->vhdx;
+}
+
+struct vhd *disk_vhd(struct disk *d)
+{
+	assert(d);
+	return d->vhd;
 }
 
 int disk_read(struct disk *d, void *buf, size_t len, uint64_t off,

@@ -13,6 +13,7 @@
 
 struct vr_err;
 struct vhdx;
+struct vhd;
 struct vhdx_report;
 struct disk;
 
@@ -49,6 +50,9 @@ const char *disk_path(const struct disk *d);
 
 /* The VHDX chain behind @d, or NULL if it is not a VHDX. Borrowed. */
 struct vhdx *disk_vhdx(struct disk *d);
+
+/* The VHD chain behind @d, or NULL if it is not a VHD. Borrowed. */
+struct vhd *disk_vhd(struct disk *d);
 
 /*
  * Read @len bytes at @off; the range must lie inside the disk.

@@ -6,10 +6,11 @@
  *
  * libvhdi opens every file and reads fixed and dynamic disks. We decode the
  * footer ourselves because libvhdi neither verifies its checksum nor reports
- * the creator or the CHS geometry the size rule needs, and, for differencing
- * disks, the dynamic header: libvhdi exposes only the parent name from it
- * (often an absolute Windows path such as "C:\dir\parent.vhd"), not the
- * relative locator (".\parent.vhd").
+ * the creator or the CHS geometry that the size rule needs and `info` shows.
+ * We decode the dynamic header too: libvhdi does not report the block size,
+ * and of a differencing disk exposes only the parent name (often an absolute
+ * Windows path such as "C:\dir\parent.vhd"), not the relative locator
+ * (".\parent.vhd").
  *
  * Differencing disks are read here, not by libvhdi: libvhdi 20210425 (and
  * upstream at least into 2022) decodes a VHD sector bitmap with
@@ -31,6 +32,8 @@
  *     for a differencing disk); the rest reads as zeros.
  *  4. A parent's media size is at least its child's, so a child reads its
  *     parent only inside the parent's media size.
+ *  5. parent is NULL for a differencing disk only when it was opened with
+ *     VHD_OPEN_NO_PARENT; vhd_read() then fails before reading anything.
  */
 #include <config.h>
 #include "vhd.h"
@@ -57,6 +60,7 @@
 #define VHD_FTR_COOKIE 0	/* "conectix" */
 #define VHD_FTR_DATA_OFFSET 16	/* u64, dynamic header; all ones if fixed */
 #define VHD_FTR_CREATOR_APP 28	/* 4 characters, e.g. "vpc ", "win " */
+#define VHD_FTR_CREATOR_VER 32	/* u32, major << 16 | minor */
 #define VHD_FTR_CURRENT_SIZE 48 /* u64, bytes */
 #define VHD_FTR_CYLINDERS 56	/* u16 */
 #define VHD_FTR_HEADS 58	/* u8 */
@@ -66,6 +70,14 @@
 #define VHD_FTR_UNIQUE_ID 68	/* 16 bytes */
 #define VHD_FTR_SIZE 512
 _Static_assert(VHD_FTR_UNIQUE_ID + 16 < VHD_FTR_SIZE, "footer layout");
+
+/* struct vhd_info takes the footer's disk type as it is. */
+_Static_assert((int)VHD_TYPE_FIXED == (int)LIBVHDI_DISK_TYPE_FIXED &&
+		       (int)VHD_TYPE_DYNAMIC ==
+			       (int)LIBVHDI_DISK_TYPE_DYNAMIC &&
+		       (int)VHD_TYPE_DIFFERENCING ==
+			       (int)LIBVHDI_DISK_TYPE_DIFFERENTIAL,
+	       "disk type values");
 
 /* Dynamic disk header, spec section "Dynamic Disk Header Format" */
 #define VHD_DYN_COOKIE 0	/* "cxsparse" */
@@ -107,6 +119,7 @@ _Static_assert(VHD_DYN_LOCATORS + VHD_LOC_COUNT * VHD_LOC_SIZE <= VHD_DYN_SIZE,
 struct vhd_footer {
 	uint64_t data_offset;
 	char creator[5]; /* NUL-terminated copy */
+	uint32_t creator_version;
 	uint64_t current_size;
 	uint16_t cylinders;
 	uint8_t heads;
@@ -118,10 +131,11 @@ struct vhd_footer {
 struct vhd {
 	char *path;
 	libvhdi_file_t *file;
-	struct vhd *parent;  /* owned; NULL unless differencing */
+	struct vhd *parent;  /* owned; NULL unless differencing (inv. 5) */
 	uint64_t size;	     /* virtual size by the QEMU rule */
 	uint64_t media_size; /* what libvhdi reads; zeros beyond it */
 	uint32_t disk_type;
+	struct vhd_footer footer; /* decoded and checked */
 	dev_t dev;
 	ino_t ino;
 	uint8_t id[16];	       /* footer unique id, on-disk order */
@@ -132,7 +146,7 @@ struct vhd {
 	uint64_t file_size;
 	uint64_t bat_offset;
 	uint32_t bat_entries;
-	uint32_t block_size;
+	uint32_t block_size;   /* dynamic and differencing, else 0 */
 	uint32_t bitmap_size;  /* bytes before each block's data */
 	uint8_t *bitmap;       /* bitmap of block bitmap_block */
 	uint64_t bitmap_block; /* UINT64_MAX: none cached */
@@ -166,8 +180,7 @@ static uint32_t vhd_csum(const uint8_t *buf, size_t len, size_t csum_off)
 	return ~sum;
 }
 
-/* "5fa21a55-f394-aa4d-9958-1951a67d5540": bytes in file order, as vhdiinfo */
-static void vhd_id_format(const uint8_t id[16], char out[37])
+void vhd_id_format(const uint8_t id[16], char out[37])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned i, o = 0;
@@ -222,6 +235,7 @@ static void vhd_footer_decode(const uint8_t *buf, struct vhd_footer *f)
 	f->data_offset = vhd_get_be64(buf + VHD_FTR_DATA_OFFSET);
 	memcpy(f->creator, buf + VHD_FTR_CREATOR_APP, 4);
 	f->creator[4] = '\0';
+	f->creator_version = vhd_get_be32(buf + VHD_FTR_CREATOR_VER);
 	f->current_size = vhd_get_be64(buf + VHD_FTR_CURRENT_SIZE);
 	f->cylinders = vhd_get_be16(buf + VHD_FTR_CYLINDERS);
 	f->heads = buf[VHD_FTR_HEADS];
@@ -308,7 +322,10 @@ static uint64_t vhd_size_choose(const struct vhd_footer *f)
 	return chs;
 }
 
-/* BAT geometry of differencing disk @h from its dynamic header @dyn. */
+/*
+ * BAT geometry of differencing disk @h from its dynamic header @dyn, whose
+ * block size is already in h->block_size and checked.
+ */
 static int vhd_bat_check(struct vhd *h, const uint8_t *dyn,
 			 const struct vhd_footer *f, struct vr_err *err)
 {
@@ -316,13 +333,6 @@ static int vhd_bat_check(struct vhd *h, const uint8_t *dyn,
 
 	h->bat_offset = vhd_get_be64(dyn + VHD_DYN_TABLE_OFFSET);
 	h->bat_entries = vhd_get_be32(dyn + VHD_DYN_MAX_ENTRIES);
-	h->block_size = vhd_get_be32(dyn + VHD_DYN_BLOCK_SIZE);
-	if (h->block_size < VHD_SECTOR || h->block_size > VHD_BLOCK_SIZE_MAX ||
-	    (h->block_size & (h->block_size - 1)) != 0)
-		return vr_err_set(err, -VR_ECORRUPT,
-				  "%s: dynamic header: block size %" PRIu32
-				  " is not a power of two from 512 to %u",
-				  h->path, h->block_size, VHD_BLOCK_SIZE_MAX);
 	blocks = f->current_size / h->block_size +
 		 (f->current_size % h->block_size != 0);
 	if (h->bat_entries < blocks)
@@ -354,8 +364,9 @@ static int vhd_bat_check(struct vhd *h, const uint8_t *dyn,
 }
 
 /*
- * Read the dynamic header of differencing disk @h: its BAT geometry, and its
- * first relative Windows locator ("W2ru") into h->parent_relative.
+ * Read the dynamic header of dynamic or differencing disk @h: its block size
+ * and, for a differencing disk, its BAT geometry and its first relative
+ * Windows locator ("W2ru") into h->parent_relative.
  */
 static int vhd_dyn_read(struct vhd *h, int fd, const struct vhd_footer *f,
 			uint64_t file_size, struct vr_err *err)
@@ -390,6 +401,15 @@ static int vhd_dyn_read(struct vhd *h, int fd, const struct vhd_footer *f,
 				  ", found 0x%08" PRIx32 ")",
 				  h->path, f->data_offset, csum,
 				  vhd_get_be32(dyn + VHD_DYN_CHECKSUM));
+	h->block_size = vhd_get_be32(dyn + VHD_DYN_BLOCK_SIZE);
+	if (h->block_size < VHD_SECTOR || h->block_size > VHD_BLOCK_SIZE_MAX ||
+	    (h->block_size & (h->block_size - 1)) != 0)
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: dynamic header: block size %" PRIu32
+				  " is not a power of two from 512 to %u",
+				  h->path, h->block_size, VHD_BLOCK_SIZE_MAX);
+	if (f->disk_type != LIBVHDI_DISK_TYPE_DIFFERENTIAL)
+		return 0;
 	rc = vhd_bat_check(h, dyn, f, err);
 	if (rc < 0)
 		return rc;
@@ -488,8 +508,9 @@ static void vhd_node_free(struct vhd *h)
 
 /*
  * Open one file of a chain: @fd is @path opened by the caller (borrowed).
- * Decodes and checks the footer, reads the parent locators of a
- * differencing disk, then opens the file with libvhdi.
+ * Decodes and checks the footer, opens the file with libvhdi, then reads
+ * the dynamic header (block size; BAT and parent locators of a differencing
+ * disk).
  */
 static int vhd_node_open(const char *path, int fd, struct vhd **out,
 			 struct vr_err *err)
@@ -547,20 +568,9 @@ static int vhd_node_open(const char *path, int fd, struct vhd **out,
 	h->ino = st.st_ino;
 	h->file_size = file_size;
 	h->disk_type = f.disk_type;
+	h->footer = f;
 	h->size = vhd_size_choose(&f);
 	memcpy(h->id, buf + VHD_FTR_UNIQUE_ID, sizeof(h->id));
-	if (f.disk_type == LIBVHDI_DISK_TYPE_DIFFERENTIAL) {
-		rc = vhd_dyn_read(h, fd, &f, file_size, err);
-		if (rc < 0)
-			goto fail;
-		h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-		if (h->fd < 0) {
-			rc = errno;
-			rc = vr_err_set(err, -rc, "%s: dup: %s", path,
-					strerror(rc));
-			goto fail;
-		}
-	}
 
 	if (libvhdi_file_initialize(&h->file, &lerr) != 1) {
 		rc = vhd_lib_fail(err, -ENOMEM, &lerr, path, "open");
@@ -598,7 +608,23 @@ static int vhd_node_open(const char *path, int fd, struct vhd **out,
 				path, (uint64_t)media, f.current_size);
 		goto fail;
 	}
+	/*
+	 * After libvhdi, so that what it refuses (a dynamic header without
+	 * its cookie) is reported in its words; it checks no more than that.
+	 */
+	if (f.disk_type != LIBVHDI_DISK_TYPE_FIXED) {
+		rc = vhd_dyn_read(h, fd, &f, file_size, err);
+		if (rc < 0)
+			goto fail;
+	}
 	if (f.disk_type == LIBVHDI_DISK_TYPE_DIFFERENTIAL) {
+		h->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (h->fd < 0) {
+			rc = errno;
+			rc = vr_err_set(err, -rc, "%s: dup: %s", path,
+					strerror(rc));
+			goto fail;
+		}
 		rc = vhd_parent_info_get(h, err);
 		if (rc < 0)
 			goto fail;
@@ -812,8 +838,8 @@ out:
 	return rc;
 }
 
-int vhd_open(const char *path, const char *parent_path, struct vhd **out,
-	     struct vr_err *err)
+int vhd_open(const char *path, unsigned flags, const char *parent_path,
+	     struct vhd **out, struct vr_err *err)
 {
 	libvhdi_error_t *lerr = NULL;
 	const char *override = parent_path;
@@ -822,6 +848,9 @@ int vhd_open(const char *path, const char *parent_path, struct vhd **out,
 	int fd, rc;
 
 	assert(path && out);
+	if (flags & ~VHD_OPEN_NO_PARENT)
+		return vr_err_set(err, -EINVAL, "%s: unknown open flags 0x%x",
+				  path, flags);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = errno;
@@ -831,6 +860,10 @@ int vhd_open(const char *path, const char *parent_path, struct vhd **out,
 	close(fd);
 	if (rc < 0)
 		return rc;
+	if (flags & VHD_OPEN_NO_PARENT) {
+		*out = top;
+		return 0;
+	}
 
 	for (cur = top; cur->disk_type == LIBVHDI_DISK_TYPE_DIFFERENTIAL;
 	     cur = p) {
@@ -877,6 +910,52 @@ uint64_t vhd_size(const struct vhd *h)
 {
 	assert(h);
 	return h->size;
+}
+
+const char *vhd_path(const struct vhd *h)
+{
+	assert(h);
+	return h->path;
+}
+
+const struct vhd *vhd_parent(const struct vhd *h)
+{
+	assert(h);
+	return h->parent;
+}
+
+void vhd_get_info(const struct vhd *h, struct vhd_info *info)
+{
+	const struct vhd_footer *f;
+	unsigned i;
+
+	assert(h && info);
+	f = &h->footer;
+	memset(info, 0, sizeof(*info));
+	info->type = (enum vhd_type)h->disk_type;
+	info->virtual_size = h->size;
+	info->current_size = f->current_size;
+	info->cylinders = f->cylinders;
+	info->heads = f->heads;
+	info->sectors = f->sectors;
+	info->block_size = h->block_size;
+	info->bytes_per_sector = VHD_SECTOR;
+	info->file_size = h->file_size;
+	memcpy(info->id, h->id, sizeof(info->id));
+	/* the bytes come from the file: keep them printable */
+	for (i = 0; i < 4 && f->creator[i]; i++) {
+		char c = f->creator[i];
+
+		info->creator[i] = c >= 0x20 && c < 0x7f ? c : '?';
+	}
+	info->creator[i] = '\0';
+	info->creator_version = f->creator_version;
+	if (h->disk_type != LIBVHDI_DISK_TYPE_DIFFERENTIAL)
+		return;
+	info->has_parent = true;
+	memcpy(info->parent_id, h->parent_id, sizeof(info->parent_id));
+	info->parent_name = h->parent_name;
+	info->parent_relative = h->parent_relative;
 }
 
 static int vhd_media_read(struct vhd *h, uint8_t *buf, size_t len, uint64_t off,
@@ -1046,6 +1125,11 @@ int vhd_read(struct vhd *h, void *buf, size_t len, uint64_t off,
 				  "%s: read of %zu bytes at 0x%" PRIx64
 				  " is outside the disk (%" PRIu64 " bytes)",
 				  h->path, len, off, h->size);
+	if (h->disk_type == LIBVHDI_DISK_TYPE_DIFFERENTIAL && !h->parent)
+		return vr_err_set(
+			err, -ENOENT,
+			"%s: differencing disk opened without its parent",
+			h->path);
 	if (off < h->media_size) {
 		want = len;
 		if (want > h->media_size - off)

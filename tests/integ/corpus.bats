@@ -121,8 +121,13 @@ info_matches_vhdx_oracles()
 	expect_eq "format (qemu-img)" vhdx "$(jq -r .format q.json)"
 }
 
-# info_matches_vhd_oracles REL: for a VHD, vhdrecover info --json reports
-# format "vhd" and the virtual size of vhdiinfo and of qemu-img (vpc).
+# info_matches_vhd_oracles REL [STATUS]: for a VHD, vhdrecover info --json
+# (exit STATUS, 0 by default) reports what vhdiinfo does: format, disk type,
+# media size (our current_size: libvhdi always takes the footer's current
+# size), bytes per sector and identifier; and what qemu-img info -f vpc
+# does: the virtual size (the CHS or current size by the creator) and the
+# block size (cluster-size, absent for a fixed disk). The text output has
+# the same type and identifier.
 info_matches_vhd_oracles()
 {
 	local f j
@@ -130,15 +135,32 @@ info_matches_vhd_oracles()
 	f=$(name_of "$1")
 	corpus_extract "$1" "$f"
 	run --separate-stderr "$VHDRECOVER" info --json "$f"
-	[ "$status" -eq 0 ]
+	[ "$status" -eq "${2:-0}" ]
 	j=$output
 	expect_eq "format" vhd "$(jq -r .format <<<"$j")"
-	expect_eq "virtual size (vhdiinfo)" "$(vhdi_media_size "$f")" \
-		"$(jq -r .virtual_size <<<"$j")"
+	expect_eq "type (vhdiinfo)" "$(vhdi_type "$f")" \
+		"$(jq -r .type <<<"$j")"
+	expect_eq "current size (vhdiinfo media size)" "$(vhdi_media_size "$f")" \
+		"$(jq -r .current_size <<<"$j")"
+	expect_eq "bytes per sector (vhdiinfo)" \
+		"$(vhdi_field "$f" 'Bytes per sector' | cut -d' ' -f1)" \
+		"$(jq -r .bytes_per_sector <<<"$j")"
+	expect_eq "identifier (vhdiinfo)" "$(vhdi_field "$f" Identifier)" \
+		"$(jq -r .identifier <<<"$j")"
 	qemu_json "$f" -f vpc >q.json
 	expect_eq "virtual size (qemu-img)" "$(jq -r '."virtual-size"' q.json)" \
 		"$(jq -r .virtual_size <<<"$j")"
+	expect_eq "block size (qemu-img cluster-size)" \
+		"$(jq -r '."cluster-size" // 0' q.json)" \
+		"$(jq -r .block_size <<<"$j")"
 	expect_eq "format (qemu-img)" vpc "$(jq -r .format q.json)"
+
+	run --separate-stderr "$VHDRECOVER" info "$f"
+	[ "$status" -eq "${2:-0}" ]
+	[[ $output == *"format:            vhd"$'\n'* ]]
+	[[ $output == *"type:              $(vhdi_type "$f")"$'\n'* ]]
+	[[ $output == *"identifier:        $(vhdi_field "$f" Identifier)"* ]]
+	[[ $output == *"bytes per sector:  512 bytes"$'\n'* ]]
 }
 
 # zeros N: N zero bytes on stdout.
@@ -333,6 +355,10 @@ EOF
 	info_matches_vhd_oracles qemu/hyperv2012r2-dynamic.vhd.bz2
 }
 
+@test "info of virtualpc-dynamic.vhd agrees with vhdiinfo and qemu-img info" {
+	info_matches_vhd_oracles qemu/virtualpc-dynamic.vhd.bz2
+}
+
 @test "info of virtualpc-dynamic.vhd takes the CHS size like qemu-img, where vhdiinfo takes current_size" {
 	corpus_extract qemu/virtualpc-dynamic.vhd.bz2 v.vhd
 	run --separate-stderr "$VHDRECOVER" info --json v.vhd
@@ -344,6 +370,11 @@ EOF
 	# is 2,080,768 bytes more than the CHS size.
 	expect_eq "vhdiinfo media size" 136365211648 "$(vhdi_media_size v.vhd)"
 	expect_eq "virtual size" 136363130880 "$(jq -r .virtual_size <<<"$output")"
+	expect_eq "current size" 136365211648 "$(jq -r .current_size <<<"$output")"
+	expect_eq "creator" "vpc " "$(jq -r .creator <<<"$output")"
+	# 65278 x 16 x 255 x 512 = 136363130880
+	expect_eq "geometry" 65278/16/255 \
+		"$(jq -r '.geometry | "\(.cylinders)/\(.heads)/\(.sectors)"' <<<"$output")"
 }
 
 # ---- the two images with a log to replay ----
@@ -601,6 +632,96 @@ FAT_ERROR='^vhdrecover: fat-differential\.vhd: parent .*fat-parent\.vhd.* not fo
 	run --separate-stderr "$VHDRECOVER" read fat-differential.vhd 0 512
 	assert_one_line_error "$FAT_ERROR"
 	[ -z "$output" ]
+}
+
+@test "info of fat-differential.vhd agrees with vhdiinfo and qemu-img info, then fails on the missing parent" {
+	info_matches_vhd_oracles dfvfs/fat-differential.vhd.xz 1
+	local f=fat-differential.vhd j
+
+	run --separate-stderr "$VHDRECOVER" info --json "$f"
+	assert_one_line_error "$FAT_ERROR"
+	j=$output
+	expect_eq "has_parent" true "$(jq -r .has_parent <<<"$j")"
+	expect_eq "parent identifier (vhdiinfo)" \
+		"$(vhdi_field "$f" 'Parent identifier')" \
+		"$(jq -r .parent_identifier <<<"$j")"
+	expect_eq "parent identifier (README)" \
+		5fa21a55-f394-aa4d-9958-1951a67d5540 \
+		"$(jq -r .parent_identifier <<<"$j")"
+	expect_eq "parent name (vhdiinfo Parent filename)" \
+		"$(vhdi_field "$f" 'Parent filename')" \
+		"$(jq -r .parent_name <<<"$j")"
+	expect_eq "relative path (W2ru locator)" '.\fat-parent.vhd' \
+		"$(jq -r .relative_path <<<"$j")"
+	expect_eq "error errno" ENOENT "$(jq -r .error.errno <<<"$j")"
+	json_true "$j" '.error.message | test("fat-parent\\.vhd.* not found")'
+	expect_eq "no parent described" null "$(jq -r .parent <<<"$j")"
+
+	run --separate-stderr "$VHDRECOVER" info "$f"
+	assert_one_line_error "$FAT_ERROR"
+	[[ $output == *"type:              differencing"$'\n'* ]]
+	[[ $output == *"parent identifier: 5fa21a55-f394-aa4d-9958-1951a67d5540"$'\n'* ]]
+	[[ $output == *'parent name:       C:\Projects\dfvfs\test_data\fat-parent.vhd'$'\n'* ]]
+	[[ $output == *'relative path:     .\fat-parent.vhd'* ]]
+}
+
+# vhd_set_id FILE HEX32: give the VHD FILE the footer identifier HEX32 (file
+# order) and fix the footer checksum (VHD spec: ones' complement of the
+# byte sum, the checksum field counted as zero).
+vhd_set_id()
+{
+	python3 - "$1" "$2" <<'EOF'
+import os, sys
+path, ident = sys.argv[1], bytes.fromhex(sys.argv[2])
+with open(path, 'r+b') as f:
+    f.seek(-512, os.SEEK_END)
+    ftr = bytearray(f.read(512))
+    ftr[68:84] = ident
+    ftr[64:68] = bytes(4)
+    ftr[64:68] = ((~sum(ftr)) & 0xffffffff).to_bytes(4, 'big')
+    f.seek(-512, os.SEEK_END)
+    f.write(ftr)
+EOF
+}
+
+@test "info of fat-differential.vhd over a stand-in parent describes both, as vhdiinfo and qemu-img do" {
+	corpus_extract dfvfs/fat-differential.vhd.xz fat-differential.vhd
+	# A fixed 4 MiB qemu-made VHD carrying the identifier the child wants.
+	qemu-img create -q -f vpc -o subformat=fixed,force_size=on base.vhd 4M
+	vhd_set_id base.vhd 5fa21a55f394aa4d99581951a67d5540
+	expect_eq "vhdiinfo identifier of the stand-in" \
+		"$(vhdi_field fat-differential.vhd 'Parent identifier')" \
+		"$(vhdi_field base.vhd Identifier)"
+
+	run --separate-stderr "$VHDRECOVER" info --json --parent base.vhd \
+		fat-differential.vhd
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	local j=$output
+	expect_eq "no error" null "$(jq -r .error <<<"$j")"
+	expect_eq "child type" differencing "$(jq -r .type <<<"$j")"
+	expect_eq "parent file" base.vhd "$(jq -r .parent.file <<<"$j")"
+	expect_eq "parent type (vhdiinfo)" "$(vhdi_type base.vhd)" \
+		"$(jq -r .parent.type <<<"$j")"
+	expect_eq "parent identifier (vhdiinfo)" \
+		"$(vhdi_field base.vhd Identifier)" \
+		"$(jq -r .parent.identifier <<<"$j")"
+	expect_eq "parent current size (vhdiinfo)" \
+		"$(vhdi_media_size base.vhd)" \
+		"$(jq -r .parent.current_size <<<"$j")"
+	expect_eq "parent virtual size (qemu-img)" \
+		"$(qemu_json base.vhd -f vpc | jq -r '."virtual-size"')" \
+		"$(jq -r .parent.virtual_size <<<"$j")"
+	expect_eq "parent creator (qemu-img)" qem2 \
+		"$(jq -r .parent.creator <<<"$j")"
+	expect_eq "parent block size" 0 "$(jq -r .parent.block_size <<<"$j")"
+	expect_eq "parent has_parent" false "$(jq -r .parent.has_parent <<<"$j")"
+
+	run --separate-stderr "$VHDRECOVER" info --parent base.vhd \
+		fat-differential.vhd
+	[ "$status" -eq 0 ]
+	[[ $output == *$'\nparent 1:\n  file:              base.vhd\n'* ]]
+	[[ $output == *$'\n  type:              fixed\n'* ]]
 }
 
 @test "vhdiinfo confirms fat-differential.vhd is a differencing VHD over fat-parent.vhd" {

@@ -519,7 +519,7 @@ static struct disk *t_corpus_open(const char *rel, uint64_t size)
 	struct vhd *h = NULL;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
-	CU_ASSERT_EQUAL(vhd_open(path, NULL, &h, &err), 0);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), 0);
 	if (h) {
 		CU_ASSERT_EQUAL(vhd_size(h), size);
 	}
@@ -534,6 +534,9 @@ static struct disk *t_corpus_open(const char *rel, uint64_t size)
 	CU_ASSERT_EQUAL(disk_size(d), size);
 	CU_ASSERT_STRING_EQUAL(disk_path(d), path);
 	CU_ASSERT_PTR_NULL(disk_vhdx(d));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(disk_vhd(d));
+	CU_ASSERT_EQUAL(vhd_size(disk_vhd(d)), size);
+	CU_ASSERT_STRING_EQUAL(vhd_path(disk_vhd(d)), path);
 	return d;
 }
 
@@ -594,7 +597,7 @@ static void test_vhd_virtualpc_dynamic_uses_chs_size(void)
 	/* libvhdi's media size is the larger current size: we stop short */
 	path = t_corpus("qemu/virtualpc-dynamic.vhd.bz2");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
-	CU_ASSERT_EQUAL_FATAL(vhd_open(path, NULL, &h, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(vhd_open(path, 0, NULL, &h, &err), 0);
 	CU_ASSERT_EQUAL(
 		vhd_read(h, buf, T_SECTOR, T_VIRTUALPC_SIZE - T_SECTOR, &err),
 		0);
@@ -674,7 +677,7 @@ static void test_vhd_differencing_without_parent_is_enoent(void)
 	char *dir = NULL, *child = t_fat_child(&dir);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(child);
-	CU_ASSERT_EQUAL(vhd_open(child, NULL, &h, &err), -ENOENT);
+	CU_ASSERT_EQUAL(vhd_open(child, 0, NULL, &h, &err), -ENOENT);
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT_EQUAL(err.code, -ENOENT);
 	CU_ASSERT(t_msg_has(&err, child));
@@ -795,7 +798,7 @@ static void test_vhd_differencing_parent_path_override(void)
 	CU_ASSERT(t_fat_expected(child, want) > 0);
 
 	/* the locator finds nothing, the override does */
-	CU_ASSERT_EQUAL(vhd_open(child, parent, &h, &err), 0);
+	CU_ASSERT_EQUAL(vhd_open(child, 0, parent, &h, &err), 0);
 	if (h) {
 		CU_ASSERT_EQUAL(vhd_read(h, got, T_FAT_SIZE, 0, &err), 0);
 		CU_ASSERT_EQUAL(memcmp(got, want, T_FAT_SIZE), 0);
@@ -805,14 +808,14 @@ static void test_vhd_differencing_parent_path_override(void)
 
 	/* a missing override is reported with what was tried */
 	vr_err_clear(&err);
-	CU_ASSERT_EQUAL(vhd_open(child, gone, &h, &err), -ENOENT);
+	CU_ASSERT_EQUAL(vhd_open(child, 0, gone, &h, &err), -ENOENT);
 	CU_ASSERT(t_msg_has(&err, gone));
 	CU_ASSERT(t_msg_has(&err, "not found"));
 
 	/* ... and the locator is still tried after it */
 	CU_ASSERT_EQUAL_FATAL(rename(parent, local), 0);
 	vr_err_clear(&err);
-	CU_ASSERT_EQUAL(vhd_open(child, gone, &h, &err), 0);
+	CU_ASSERT_EQUAL(vhd_open(child, 0, gone, &h, &err), 0);
 	vhd_close(h);
 	free(local);
 	free(parent);
@@ -835,7 +838,7 @@ static void test_vhd_differencing_rejects_wrong_parent(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(child);
 	parent = t_path(dir, "fat-parent.vhd");
 	CU_ASSERT_EQUAL_FATAL(t_fat_parent_write(parent, other), 0);
-	CU_ASSERT_EQUAL(vhd_open(child, NULL, &h, &err), -ESTALE);
+	CU_ASSERT_EQUAL(vhd_open(child, 0, NULL, &h, &err), -ESTALE);
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT(t_msg_has(&err,
 			    "parent identifier mismatch (expected "
@@ -859,7 +862,7 @@ static void test_vhd_differencing_detects_loops(void)
 	/* a differencing disk that is its own parent by name */
 	self = t_path(dir, "fat-parent.vhd");
 	CU_ASSERT_EQUAL_FATAL(rename(child, self), 0);
-	CU_ASSERT_EQUAL(vhd_open(self, NULL, &h, &err), -ELOOP);
+	CU_ASSERT_EQUAL(vhd_open(self, 0, NULL, &h, &err), -ELOOP);
 	CU_ASSERT(t_msg_has(&err, "loops"));
 	printf("# %s\n", err.msg);
 	/* a.vhd -> b.vhd -> a.vhd, identifiers all matching */
@@ -870,7 +873,7 @@ static void test_vhd_differencing_detects_loops(void)
 	t_vhd_diff(&v, MIB, idb, ida, "C:\\vms\\a.vhd", NULL);
 	CU_ASSERT_EQUAL_FATAL(t_vhd_write(b, &v), 0);
 	vr_err_clear(&err);
-	CU_ASSERT_EQUAL(vhd_open(a, NULL, &h, &err), -ELOOP);
+	CU_ASSERT_EQUAL(vhd_open(a, 0, NULL, &h, &err), -ELOOP);
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT(t_msg_has(&err, a));
 	free(a);
@@ -922,7 +925,7 @@ static void test_vhd_chain_depth_is_capped_at_64(void)
 	dir = t_chain_write(64);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
 	top = t_path(dir, "c0.vhd");
-	CU_ASSERT_EQUAL(vhd_open(top, NULL, &h, &err), 0);
+	CU_ASSERT_EQUAL(vhd_open(top, 0, NULL, &h, &err), 0);
 	if (h) {
 		CU_ASSERT_EQUAL(vhd_size(h), MIB);
 		CU_ASSERT(t_reads_pattern(h, 0, 9));
@@ -936,7 +939,7 @@ static void test_vhd_chain_depth_is_capped_at_64(void)
 	dir = t_chain_write(65);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
 	top = t_path(dir, "c0.vhd");
-	CU_ASSERT_EQUAL(vhd_open(top, NULL, &h, &err), -ELOOP);
+	CU_ASSERT_EQUAL(vhd_open(top, 0, NULL, &h, &err), -ELOOP);
 	CU_ASSERT_PTR_NULL(h);
 	CU_ASSERT(t_msg_has(&err, "longer than 64"));
 	free(top);
@@ -964,7 +967,7 @@ static void test_vhd_differencing_finds_parent_by_relative_locator(void)
 	t_vhd_fixed(&v, "win ", MIB, 3);
 	memcpy(v.id, pid, 16);
 	CU_ASSERT_EQUAL_FATAL(t_vhd_write(parent, &v), 0);
-	CU_ASSERT_EQUAL(vhd_open(child, NULL, &h, &err), 0);
+	CU_ASSERT_EQUAL(vhd_open(child, 0, NULL, &h, &err), 0);
 	if (h) {
 		CU_ASSERT(t_reads_pattern(h, 100, 3));
 	} else {
@@ -1006,7 +1009,7 @@ static void test_vhd_chain_reads_each_sector_from_its_owner(void)
 	memcpy(v.id, base_id, 16);
 	CU_ASSERT_EQUAL_FATAL(t_vhd_write(base, &v), 0);
 
-	CU_ASSERT_EQUAL_FATAL(vhd_open(top, NULL, &h, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(vhd_open(top, 0, NULL, &h, &err), 0);
 	/* one read over all runs, starting and ending mid-sector */
 	CU_ASSERT_EQUAL(vhd_read(h, got, sizeof(got), 0, &err), 0);
 	for (k = 0; k < 16; k++) {
@@ -1047,7 +1050,7 @@ static void test_vhd_differencing_rejects_block_past_eof(void)
 	t_vhd_fixed(&v, "win ", MIB, 4);
 	memcpy(v.id, pid, 16);
 	CU_ASSERT_EQUAL_FATAL(t_vhd_write(parent, &v), 0);
-	CU_ASSERT_EQUAL_FATAL(vhd_open(child, NULL, &h, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(vhd_open(child, 0, NULL, &h, &err), 0);
 	CU_ASSERT_EQUAL(vhd_read(h, buf, sizeof(buf), 0, &err), -VR_ECORRUPT);
 	CU_ASSERT(t_msg_has(&err, "block 0: bitmap at 0x20000000 ends past "
 				  "end of file"));
@@ -1091,7 +1094,7 @@ static void test_vhd_size_rule_follows_creator_and_geometry(void)
 		v.sectors = cases[i].s;
 		CU_ASSERT_EQUAL_FATAL(t_vhd_write(path, &v), 0);
 		vr_err_clear(&err);
-		CU_ASSERT_EQUAL_FATAL(vhd_open(path, NULL, &h, &err), 0);
+		CU_ASSERT_EQUAL_FATAL(vhd_open(path, 0, NULL, &h, &err), 0);
 		CU_ASSERT_EQUAL(vhd_size(h), cases[i].size);
 		/* the last sector reads; the one after is outside */
 		CU_ASSERT_EQUAL(vhd_read(h, buf, T_SECTOR,
@@ -1130,7 +1133,7 @@ static void test_vhd_rejects_bad_input(void)
 	path = t_path(dir, "bad.vhd");
 	gone = t_path(dir, "gone.vhd");
 
-	CU_ASSERT_EQUAL(vhd_open(gone, NULL, &h, &err), -ENOENT);
+	CU_ASSERT_EQUAL(vhd_open(gone, 0, NULL, &h, &err), -ENOENT);
 	CU_ASSERT(t_msg_has(&err, gone));
 
 	/* a footer byte flipped */
@@ -1141,20 +1144,20 @@ static void test_vhd_rejects_bad_input(void)
 	buf[len - T_SECTOR + 40] ^= 0x01; /* original size */
 	CU_ASSERT_EQUAL_FATAL(t_file_write(path, buf, len), 0);
 	vr_err_clear(&err);
-	CU_ASSERT_EQUAL(vhd_open(path, NULL, &h, &err), -VR_EBADCRC);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), -VR_EBADCRC);
 	CU_ASSERT(t_msg_has(&err, "checksum mismatch"));
 
 	/* no footer at all */
 	memset(buf, 0, len);
 	CU_ASSERT_EQUAL_FATAL(t_file_write(path, buf, len), 0);
 	vr_err_clear(&err);
-	CU_ASSERT_EQUAL(vhd_open(path, NULL, &h, &err), -VR_ECORRUPT);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), -VR_ECORRUPT);
 	CU_ASSERT(t_msg_has(&err, "conectix"));
 
 	/* smaller than a footer */
 	CU_ASSERT_EQUAL_FATAL(t_file_write(path, buf, 100), 0);
 	vr_err_clear(&err);
-	CU_ASSERT_EQUAL(vhd_open(path, NULL, &h, &err), -VR_ECORRUPT);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), -VR_ECORRUPT);
 	CU_ASSERT(t_msg_has(&err, "100 bytes"));
 
 	/* a fixed disk whose data was cut short: footer after 32 KiB */
@@ -1166,7 +1169,7 @@ static void test_vhd_rejects_bad_input(void)
 	memmove(buf + 32 * 1024, buf + len - T_SECTOR, T_SECTOR);
 	CU_ASSERT_EQUAL_FATAL(t_file_write(path, buf, 32 * 1024 + T_SECTOR), 0);
 	vr_err_clear(&err);
-	CU_ASSERT_EQUAL(vhd_open(path, NULL, &h, &err), -VR_ECORRUPT);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), -VR_ECORRUPT);
 	CU_ASSERT(t_msg_has(&err, "truncated"));
 	CU_ASSERT_PTR_NULL(h);
 
@@ -1177,13 +1180,300 @@ static void test_vhd_rejects_bad_input(void)
 	buf[t_get_be64(buf + len - T_SECTOR + 16)] ^= 0x20; /* "Cxsparse" */
 	CU_ASSERT_EQUAL_FATAL(t_file_write(path, buf, len), 0);
 	vr_err_clear(&err);
-	CU_ASSERT_EQUAL(vhd_open(path, NULL, &h, &err), -VR_ECORRUPT);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), -VR_ECORRUPT);
 	CU_ASSERT(t_msg_has(&err, "bad.vhd: open: libvhdi: "));
 	printf("# %s\n", err.msg);
 
 	free(buf);
 	free(path);
 	free(gone);
+	free(dir);
+}
+
+/* ---- vhd_get_info: the facts vhdiinfo prints ---- */
+
+/*
+ * Every corpus VHD as vhdiinfo 20210425 describes it (disk type, media size
+ * = our current size, bytes per sector, identifier), plus the footer fields
+ * vhdiinfo does not print (geometry, creator; read with xxd) and the
+ * virtual size qemu-img info reports. Opened without the parent, so the
+ * differencing child is described although its parent is not in the corpus.
+ */
+static void test_vhd_info_matches_vhdiinfo_on_corpus(void)
+{
+	static const struct {
+		const char *rel;
+		enum vhd_type type;
+		uint64_t virtual_size, current_size;
+		uint16_t c;
+		uint8_t h, s;
+		uint32_t block_size;
+		const char *id, *creator;
+		uint32_t creator_version;
+	} cases[] = {
+		{ "qemu/hyperv2012r2-dynamic.vhd.bz2", VHD_TYPE_DYNAMIC,
+		  T_HYPERV_SIZE, T_HYPERV_SIZE, 65278, 16, 255, T_BLOCK,
+		  "6d2d5fc8-eeba-de4c-8cee-de3a12db7c98", "win ", 0x00060003 },
+		{ "qemu/virtualpc-dynamic.vhd.bz2", VHD_TYPE_DYNAMIC,
+		  T_VIRTUALPC_SIZE, T_HYPERV_SIZE, 65278, 16, 255, T_BLOCK,
+		  "33ea0013-6191-4d02-b93f-88af84296f85", "vpc ", 0x00010000 },
+		{ "qemu/d2v-zerofilled.vhd.bz2", VHD_TYPE_DYNAMIC, T_D2V_SIZE,
+		  T_D2V_SIZE, 65535, 16, 255, T_BLOCK,
+		  "e7b829fd-e66d-ba49-ac19-6ebdab26cea3", "d2v", 0x00010000 },
+		{ "dissect/fixed.vhd.gz", VHD_TYPE_FIXED, T_DISSECT_SIZE,
+		  T_DISSECT_SIZE, 301, 4, 17, 0,
+		  "b895e418-3894-e744-9a88-9a420be4e5ca", "win ", 0x000a0000 },
+		{ "dissect/dynamic.vhd.gz", VHD_TYPE_DYNAMIC, T_DISSECT_SIZE,
+		  T_DISSECT_SIZE, 301, 4, 17, T_BLOCK,
+		  "4b6a0d04-f946-d74e-836f-d3dc87e1816b", "win ", 0x000a0000 },
+		{ "dfvfs/fat-differential.vhd.xz", VHD_TYPE_DIFFERENCING,
+		  T_FAT_SIZE, T_FAT_SIZE, 120, 4, 17, T_BLOCK,
+		  "f84f1636-cd9e-9041-a69e-dcc2380e416a", "win ", 0x000a0000 },
+	};
+	struct vr_err err = { 0 };
+	struct vhd_info in;
+	char id[37];
+	unsigned i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = t_corpus(cases[i].rel);
+		struct stat st;
+		struct vhd *h = NULL;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+		CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+		CU_ASSERT_EQUAL_FATAL(
+			vhd_open(path, VHD_OPEN_NO_PARENT, NULL, &h, &err), 0);
+		memset(&in, 0xa5, sizeof(in));
+		vhd_get_info(h, &in);
+		printf("# %s\n", cases[i].rel);
+		CU_ASSERT_EQUAL(in.type, cases[i].type);
+		CU_ASSERT_EQUAL(in.virtual_size, cases[i].virtual_size);
+		CU_ASSERT_EQUAL(in.virtual_size, vhd_size(h));
+		CU_ASSERT_EQUAL(in.current_size, cases[i].current_size);
+		CU_ASSERT_EQUAL(in.cylinders, cases[i].c);
+		CU_ASSERT_EQUAL(in.heads, cases[i].h);
+		CU_ASSERT_EQUAL(in.sectors, cases[i].s);
+		CU_ASSERT_EQUAL(in.block_size, cases[i].block_size);
+		CU_ASSERT_EQUAL(in.bytes_per_sector, 512);
+		CU_ASSERT_EQUAL(in.file_size, (uint64_t)st.st_size);
+		vhd_id_format(in.id, id);
+		CU_ASSERT_STRING_EQUAL(id, cases[i].id);
+		CU_ASSERT_STRING_EQUAL(in.creator, cases[i].creator);
+		CU_ASSERT_EQUAL(in.creator_version, cases[i].creator_version);
+		CU_ASSERT_EQUAL(in.has_parent,
+				cases[i].type == VHD_TYPE_DIFFERENCING);
+		if (!in.has_parent) {
+			CU_ASSERT_PTR_NULL(in.parent_name);
+			CU_ASSERT_PTR_NULL(in.parent_relative);
+			CU_ASSERT(t_all_zero(in.parent_id, 16));
+		}
+		CU_ASSERT_PTR_NULL(vhd_parent(h));
+		CU_ASSERT_STRING_EQUAL(vhd_path(h), path);
+		vhd_close(h);
+	}
+}
+
+/* vhdiinfo: "Parent identifier" and "Parent filename" of the corpus child. */
+static void test_vhd_info_of_differencing_child_names_its_parent(void)
+{
+	struct vr_err err = { 0 };
+	const char *path = t_corpus("dfvfs/fat-differential.vhd.xz");
+	struct vhd_info in;
+	struct vhd *h = NULL;
+	char id[37];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	CU_ASSERT_EQUAL_FATAL(
+		vhd_open(path, VHD_OPEN_NO_PARENT, NULL, &h, &err), 0);
+	vhd_get_info(h, &in);
+	CU_ASSERT(in.has_parent);
+	CU_ASSERT_EQUAL(memcmp(in.parent_id, t_fat_parent_id, 16), 0);
+	vhd_id_format(in.parent_id, id);
+	CU_ASSERT_STRING_EQUAL(id, "5fa21a55-f394-aa4d-9958-1951a67d5540");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in.parent_name);
+	CU_ASSERT_STRING_EQUAL(
+		in.parent_name,
+		"C:\\Projects\\dfvfs\\test_data\\fat-parent.vhd");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in.parent_relative);
+	CU_ASSERT_STRING_EQUAL(in.parent_relative, ".\\fat-parent.vhd");
+	vhd_close(h);
+}
+
+/*
+ * VHD_OPEN_NO_PARENT describes a differencing disk whose parent is missing
+ * and refuses to read it; a normal open of the same file still fails, and
+ * with the parent present opens the chain, which vhd_parent() walks.
+ */
+static void test_vhd_no_parent_open_describes_but_does_not_read(void)
+{
+	struct vr_err err = { 0 };
+	char *dir = NULL, *child = t_fat_child(&dir), *parent;
+	uint8_t buf[T_SECTOR];
+	struct vhd_info in;
+	const struct vhd *p;
+	struct vhd *h = NULL;
+	char id[37];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(child);
+	CU_ASSERT_EQUAL_FATAL(
+		vhd_open(child, VHD_OPEN_NO_PARENT, NULL, &h, &err), 0);
+	CU_ASSERT_PTR_NULL(vhd_parent(h));
+	CU_ASSERT_EQUAL(vhd_size(h), T_FAT_SIZE);
+	memset(buf, 0xee, sizeof(buf));
+	CU_ASSERT_EQUAL(vhd_read(h, buf, sizeof(buf), 0, &err), -ENOENT);
+	CU_ASSERT(t_msg_has(&err, child));
+	CU_ASSERT(t_msg_has(&err, "differencing disk opened without its "
+				  "parent"));
+	printf("# %s\n", err.msg);
+	/* ranges are still checked first */
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(vhd_read(h, buf, 1, T_FAT_SIZE, &err), -EINVAL);
+	vhd_close(h);
+	h = NULL;
+
+	/* unknown flags are the caller's bug */
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(vhd_open(child, 0x80, NULL, &h, &err), -EINVAL);
+	CU_ASSERT_PTR_NULL(h);
+
+	/* with the parent there: the chain, and its parent described */
+	parent = t_path(dir, "fat-parent.vhd");
+	CU_ASSERT_EQUAL_FATAL(t_fat_parent_write(parent, t_fat_parent_id), 0);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(vhd_open(child, 0, NULL, &h, &err), 0);
+	p = vhd_parent(h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(vhd_path(p), parent);
+	CU_ASSERT_PTR_NULL(vhd_parent(p));
+	vhd_get_info(p, &in);
+	CU_ASSERT_EQUAL(in.type, VHD_TYPE_FIXED);
+	CU_ASSERT_EQUAL(in.block_size, 0);
+	CU_ASSERT(!in.has_parent);
+	vhd_id_format(in.id, id);
+	CU_ASSERT_STRING_EQUAL(id, "5fa21a55-f394-aa4d-9958-1951a67d5540");
+	CU_ASSERT_EQUAL(vhd_read(h, buf, sizeof(buf), 0, &err), 0);
+	vhd_close(h);
+	h = NULL;
+	/* NO_PARENT ignores a parent that is there */
+	CU_ASSERT_EQUAL_FATAL(
+		vhd_open(child, VHD_OPEN_NO_PARENT, parent, &h, &err), 0);
+	CU_ASSERT_PTR_NULL(vhd_parent(h));
+	vhd_close(h);
+	free(parent);
+	free(child);
+	free(dir);
+}
+
+/* A differencing disk naming no parent: the names are NULL, not "". */
+static void test_vhd_info_without_parent_names(void)
+{
+	static const uint8_t id[16] = { 0x91 }, pid[16] = { 0x92, 0x93 };
+	struct vr_err err = { 0 };
+	char *dir = t_dir_new(), *path;
+	struct vhd_info in;
+	struct t_vhd v;
+	struct vhd *h = NULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	path = t_path(dir, "anon.vhd");
+	t_vhd_diff(&v, MIB, id, pid, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(t_vhd_write(path, &v), 0);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), -ENOENT);
+	CU_ASSERT(t_msg_has(&err, "names no usable parent path"));
+	CU_ASSERT_EQUAL_FATAL(
+		vhd_open(path, VHD_OPEN_NO_PARENT, NULL, &h, &err), 0);
+	vhd_get_info(h, &in);
+	CU_ASSERT_EQUAL(in.type, VHD_TYPE_DIFFERENCING);
+	CU_ASSERT(in.has_parent);
+	CU_ASSERT_EQUAL(memcmp(in.parent_id, pid, 16), 0);
+	CU_ASSERT_PTR_NULL(in.parent_name);
+	CU_ASSERT_PTR_NULL(in.parent_relative);
+	CU_ASSERT_EQUAL(in.block_size, T_BLOCK);
+	CU_ASSERT_EQUAL(in.cylinders, 16);
+	CU_ASSERT_EQUAL(in.heads, 4);
+	CU_ASSERT_EQUAL(in.sectors, 16);
+	vhd_close(h);
+	free(path);
+	free(dir);
+}
+
+/* The creator comes from the file: NUL ends it, other bytes become '?'. */
+static void test_vhd_info_creator_is_printable(void)
+{
+	static const struct {
+		const char *raw, *shown;
+	} cases[] = {
+		{ "win ", "win " },
+		{ "tap\0", "tap" },
+		{ "a\tb\xc3", "a?b?" },
+		{ "\0vpc", "" },
+	};
+	struct vr_err err = { 0 };
+	char *dir = t_dir_new(), *path;
+	struct vhd_info in;
+	struct t_vhd v;
+	unsigned i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	path = t_path(dir, "creator.vhd");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct vhd *h = NULL;
+
+		t_vhd_fixed(&v, cases[i].raw, 64 * 1024, 2);
+		CU_ASSERT_EQUAL_FATAL(t_vhd_write(path, &v), 0);
+		CU_ASSERT_EQUAL_FATAL(vhd_open(path, 0, NULL, &h, &err), 0);
+		vhd_get_info(h, &in);
+		CU_ASSERT_STRING_EQUAL(in.creator, cases[i].shown);
+		CU_ASSERT_EQUAL(in.creator_version, 0x000a0000);
+		vhd_close(h);
+	}
+	free(path);
+	free(dir);
+}
+
+/*
+ * The block size comes from the dynamic header, which is now read for
+ * dynamic disks too: its checksum and block size are checked like a
+ * differencing disk's.
+ */
+static void test_vhd_dynamic_header_is_checked(void)
+{
+	struct vr_err err = { 0 };
+	char *dir = t_dir_new(), *path;
+	uint8_t *buf;
+	uint64_t dyn;
+	size_t len = 0;
+	struct vhd *h = NULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	path = t_path(dir, "dyn.vhd");
+	buf = t_file_read(t_corpus("dissect/dynamic.vhd.gz"), &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	dyn = t_get_be64(buf + len - T_SECTOR + 16);
+	CU_ASSERT_FATAL(dyn < len - 1024);
+
+	/* a reserved byte flipped: checksum */
+	buf[dyn + 1000] ^= 0x01;
+	CU_ASSERT_EQUAL_FATAL(t_file_write(path, buf, len), 0);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), -VR_EBADCRC);
+	CU_ASSERT(t_msg_has(&err, "dyn.vhd: dynamic header at 0x200: "
+				  "checksum mismatch"));
+	CU_ASSERT_PTR_NULL(h);
+	printf("# %s\n", err.msg);
+	buf[dyn + 1000] ^= 0x01;
+
+	/* a block size of 3 MiB, checksum fixed up */
+	t_put_be32(buf + dyn + 32, 3 * MIB);
+	t_csum_set(buf + dyn, 1024, 36);
+	CU_ASSERT_EQUAL_FATAL(t_file_write(path, buf, len), 0);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(vhd_open(path, 0, NULL, &h, &err), -VR_ECORRUPT);
+	CU_ASSERT(t_msg_has(&err, "block size 3145728 is not a power of two"));
+	CU_ASSERT_PTR_NULL(h);
+	printf("# %s\n", err.msg);
+	free(buf);
+	free(path);
 	free(dir);
 }
 
@@ -1195,7 +1485,7 @@ static void test_vhd_read_outside_disk_is_einval(void)
 	struct vhd *h = NULL;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
-	CU_ASSERT_EQUAL_FATAL(vhd_open(path, NULL, &h, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(vhd_open(path, 0, NULL, &h, &err), 0);
 	CU_ASSERT_EQUAL(vhd_read(h, buf, 0, T_DISSECT_SIZE, &err), 0);
 	CU_ASSERT_EQUAL(vhd_read(h, buf, 2, T_DISSECT_SIZE - 1, &err), -EINVAL);
 	CU_ASSERT(t_msg_has(&err, path));
@@ -1346,6 +1636,7 @@ static void test_disk_raw_sparse_reads_and_extents(void)
 	CU_ASSERT_EQUAL(disk_get_format(d), DISK_FORMAT_RAW);
 	CU_ASSERT_EQUAL(disk_size(d), T_RAW_SIZE);
 	CU_ASSERT_PTR_NULL(disk_vhdx(d));
+	CU_ASSERT_PTR_NULL(disk_vhd(d));
 	CU_ASSERT_EQUAL(disk_read(d, got, T_RAW_SIZE, 0, &err), 0);
 	CU_ASSERT_EQUAL(memcmp(got, want, T_RAW_SIZE), 0);
 	CU_ASSERT_EQUAL(disk_read(d, got, 10, T_RAW_DATA - 5, &err), 0);
@@ -1508,6 +1799,18 @@ int main(void)
 		    test_vhd_rejects_bad_input);
 	CU_add_test(s, "test_vhd_read_outside_disk_is_einval",
 		    test_vhd_read_outside_disk_is_einval);
+	CU_add_test(s, "test_vhd_info_matches_vhdiinfo_on_corpus",
+		    test_vhd_info_matches_vhdiinfo_on_corpus);
+	CU_add_test(s, "test_vhd_info_of_differencing_child_names_its_parent",
+		    test_vhd_info_of_differencing_child_names_its_parent);
+	CU_add_test(s, "test_vhd_no_parent_open_describes_but_does_not_read",
+		    test_vhd_no_parent_open_describes_but_does_not_read);
+	CU_add_test(s, "test_vhd_info_without_parent_names",
+		    test_vhd_info_without_parent_names);
+	CU_add_test(s, "test_vhd_info_creator_is_printable",
+		    test_vhd_info_creator_is_printable);
+	CU_add_test(s, "test_vhd_dynamic_header_is_checked",
+		    test_vhd_dynamic_header_is_checked);
 
 	s = CU_add_suite("disk", NULL, NULL);
 	CU_add_test(s, "test_disk_probe_finds_vhd", test_disk_probe_finds_vhd);
