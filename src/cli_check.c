@@ -64,10 +64,10 @@ int cli_check(int argc, char **argv)
 	path = argv[optind];
 	rc = disk_probe(path, &fmt, &err);
 	if (rc == 0 && fmt != DISK_FORMAT_VHDX)
-		rc = vr_err_set(&err, -ENOTSUP,
-				"%s: not a VHDX file (%s); check handles VHDX "
-				"only",
-				path, disk_format_name(fmt));
+		rc = vr_err_set(
+			&err, -ENOTSUP,
+			"%s: not a VHDX file (%s); check handles VHDX only",
+			path, disk_format_name(fmt));
 	if (rc == 0)
 		rc = vhdx_check(path, parent, &rep, &err);
 	if (as_json) {

@@ -136,11 +136,11 @@ static int vhdx_bat_check_entry(struct vhdx *v, uint64_t idx, bool is_bitmap,
 				": sector bitmap in reserved state %u",
 				v->path, idx, st);
 		if (!v->meta.has_parent)
-			return vr_err_set(err, -VR_ECORRUPT,
-					  "%s: BAT entry %" PRIu64
-					  ": sector bitmap present in a disk "
-					  "without a parent",
-					  v->path, idx);
+			return vr_err_set(
+				err, -VR_ECORRUPT,
+				"%s: BAT entry %" PRIu64
+				": sector bitmap present in a disk without a parent",
+				v->path, idx);
 		len = VHDX_SB_BLOCK_SIZE;
 	} else {
 		switch (st) {
@@ -154,11 +154,11 @@ static int vhdx_bat_check_entry(struct vhdx *v, uint64_t idx, bool is_bitmap,
 		case VHDX_BLOCK_PARTIALLY_PRESENT:
 			if (v->meta.has_parent)
 				break;
-			return vr_err_set(err, -VR_ECORRUPT,
-					  "%s: BAT entry %" PRIu64
-					  ": partially present block in a disk "
-					  "without a parent",
-					  v->path, idx);
+			return vr_err_set(
+				err, -VR_ECORRUPT,
+				"%s: BAT entry %" PRIu64
+				": partially present block in a disk without a parent",
+				v->path, idx);
 		default:
 			return vr_err_set(
 				err, -VR_ECORRUPT,
@@ -219,12 +219,12 @@ static int vhdx_bat_check(struct vhdx *v, struct vr_err *err)
 			continue;
 		if (vhdx_bat_state(vhdx_bat_bitmap(v, chunk)) !=
 		    VHDX_SB_PRESENT) {
-			rc = vr_err_set(err, -VR_ECORRUPT,
-					"%s: payload block %" PRIu64
-					" is partially present but sector "
-					"bitmap block %" PRIu64
-					" is not present",
-					v->path, block, chunk);
+			rc = vr_err_set(
+				err, -VR_ECORRUPT,
+				"%s: payload block %" PRIu64
+				" is partially present but sector bitmap block %" PRIu64
+				" is not present",
+				v->path, block, chunk);
 			goto out;
 		}
 	}

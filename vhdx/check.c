@@ -30,11 +30,12 @@ static void vhdx_check_bat(const struct vhdx *v, struct vhdx_report *rep)
 		if (v->bat[i] & VHDX_BAT_RESERVED_MASK && reserved++ == 0)
 			first = i;
 	if (reserved)
-		vhdx_report_add(rep, false,
-				"%s: %" PRIu64
-				" BAT entries have reserved bits set (first: "
-				"entry %" PRIu64 ")",
-				v->path, reserved, first);
+		vhdx_report_add(
+			rep, false,
+			"%s: %" PRIu64
+			" BAT entries have reserved bits set (first: entry %" PRIu64
+			")",
+			v->path, reserved, first);
 	if (!v->meta.leave_blocks_allocated || v->meta.has_parent)
 		return;
 	/*

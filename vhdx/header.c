@@ -104,19 +104,20 @@ static int vhdx_header_load_file_id(struct vhdx *v, struct vr_err *err)
 	int rc;
 
 	if (v->file_size < VHDX_HEADER_SECTION_SIZE)
-		return vr_err_set(err, -VR_ECORRUPT,
-				  "%s: truncated: header section needs 1 MiB "
-				  "(file is %" PRIu64 " bytes)",
-				  v->path, v->file_size);
+		return vr_err_set(
+			err, -VR_ECORRUPT,
+			"%s: truncated: header section needs 1 MiB (file is %" PRIu64
+			" bytes)",
+			v->path, v->file_size);
 	rc = vhdx_file_pread(v, buf, sizeof(buf), VHDX_FILE_ID_OFFSET,
 			     "file type identifier", err);
 	if (rc < 0)
 		return rc;
 	if (vr_get_le64(buf + VHDX_FILE_ID_SIGNATURE) != VHDX_SIG_FILE_ID)
-		return vr_err_set(err, -VR_ECORRUPT,
-				  "%s: bad file type identifier (no "
-				  "\"vhdxfile\" signature at offset 0)",
-				  v->path);
+		return vr_err_set(
+			err, -VR_ECORRUPT,
+			"%s: bad file type identifier (no \"vhdxfile\" signature at offset 0)",
+			v->path);
 	/* The creator is informational: a bad one is not worth refusing. */
 	if (vr_utf16le_to_utf8(buf + VHDX_FILE_ID_CREATOR, 256, v->creator,
 			       sizeof(v->creator)) < 0)
@@ -134,15 +135,15 @@ static int vhdx_header_check(const struct vhdx *v, const struct vhdx_header *h,
 	uint64_t end;
 
 	if (h->version != 1)
-		return vr_err_set(err, -ENOTSUP,
-				  "%s: header %u: unsupported version %u "
-				  "(expected 1)",
-				  v->path, n, h->version);
+		return vr_err_set(
+			err, -ENOTSUP,
+			"%s: header %u: unsupported version %u (expected 1)",
+			v->path, n, h->version);
 	if (h->log_version != 0)
-		return vr_err_set(err, -ENOTSUP,
-				  "%s: header %u: unsupported log version %u "
-				  "(expected 0)",
-				  v->path, n, h->log_version);
+		return vr_err_set(
+			err, -ENOTSUP,
+			"%s: header %u: unsupported log version %u (expected 0)",
+			v->path, n, h->log_version);
 	if (h->log_offset % VHDX_MiB || h->log_length % VHDX_MiB)
 		return vr_err_set(err, -VR_ECORRUPT,
 				  "%s: header %u: log at 0x%" PRIx64
@@ -151,10 +152,10 @@ static int vhdx_header_check(const struct vhdx *v, const struct vhdx_header *h,
 				  v->path, n, h->log_offset, h->log_length);
 	if (h->log_length == 0) {
 		if (!vhdx_guid_is_zero(h->log_guid))
-			return vr_err_set(err, -VR_ECORRUPT,
-					  "%s: header %u: log GUID set but "
-					  "the log has length 0",
-					  v->path, n);
+			return vr_err_set(
+				err, -VR_ECORRUPT,
+				"%s: header %u: log GUID set but the log has length 0",
+				v->path, n);
 		return 0;
 	}
 	if (h->log_offset < VHDX_HEADER_SECTION_SIZE)
@@ -202,16 +203,16 @@ static int vhdx_header_load_headers(struct vhdx *v, struct vr_err *err)
 		bool sig1 = vr_get_le32(buf[1]) == VHDX_SIG_HEADER;
 
 		if (!ignore || (!sig0 && !sig1)) {
-			rc = vr_err_set(err, -VR_EBADCRC,
-					"%s: both headers are damaged "
-					"(bad signature or checksum)",
-					v->path);
+			rc = vr_err_set(
+				err, -VR_EBADCRC,
+				"%s: both headers are damaged (bad signature or checksum)",
+				v->path);
 			goto out;
 		}
-		vhdx_report_add(v->rep, true,
-				"%s: both headers fail their checksum; "
-				"using them anyway (recovery mode)",
-				v->path);
+		vhdx_report_add(
+			v->rep, true,
+			"%s: both headers fail their checksum; using them anyway (recovery mode)",
+			v->path);
 		ok[0] = sig0;
 		ok[1] = sig1;
 	}
@@ -224,10 +225,11 @@ static int vhdx_header_load_headers(struct vhdx *v, struct vr_err *err)
 	if (ok[0] && ok[1]) {
 		if (h[0].sequence == h[1].sequence &&
 		    memcmp(buf[0], buf[1], VHDX_HDR_CSUM_SIZE) != 0) {
-			rc = vr_err_set(err, -VR_ECORRUPT,
-					"%s: both headers have sequence number "
-					"%" PRIu64 " but differ",
-					v->path, h[0].sequence);
+			rc = vr_err_set(
+				err, -VR_ECORRUPT,
+				"%s: both headers have sequence number %" PRIu64
+				" but differ",
+				v->path, h[0].sequence);
 			goto out;
 		}
 		cur = h[1].sequence > h[0].sequence ? 1 : 0;
@@ -273,12 +275,12 @@ static int vhdx_header_load_regions(struct vhdx *v, const uint8_t *buf,
 		vhdx_guid_format(e + VHDX_RTE_GUID, g);
 		if (off % VHDX_MiB || len % VHDX_MiB || len == 0 ||
 		    off < VHDX_HEADER_SECTION_SIZE)
-			return vr_err_set(err, -VR_ECORRUPT,
-					  "%s: region %s at 0x%" PRIx64
-					  " length 0x%" PRIx32
-					  ": not 1 MiB aligned past the "
-					  "header section",
-					  v->path, g, off, len);
+			return vr_err_set(
+				err, -VR_ECORRUPT,
+				"%s: region %s at 0x%" PRIx64
+				" length 0x%" PRIx32
+				": not 1 MiB aligned past the header section",
+				v->path, g, off, len);
 		if (__builtin_add_overflow(off, len, &end) ||
 		    end > v->file_size)
 			return vr_err_set(err, -VR_ECORRUPT,
@@ -357,16 +359,16 @@ static int vhdx_header_load_region_tables(struct vhdx *v, struct vr_err *err)
 	if (!ok[0] && !ok[1]) {
 		if (!(v->flags & VHDX_OPEN_IGNORE_CSUM) ||
 		    vr_get_le32(buf[0]) != VHDX_SIG_REGION) {
-			rc = vr_err_set(err, -VR_EBADCRC,
-					"%s: both region tables are damaged "
-					"(bad signature or checksum)",
-					v->path);
+			rc = vr_err_set(
+				err, -VR_EBADCRC,
+				"%s: both region tables are damaged (bad signature or checksum)",
+				v->path);
 			goto out;
 		}
-		vhdx_report_add(v->rep, true,
-				"%s: both region tables fail their checksum; "
-				"using table 1 anyway (recovery mode)",
-				v->path);
+		vhdx_report_add(
+			v->rep, true,
+			"%s: both region tables fail their checksum; using table 1 anyway (recovery mode)",
+			v->path);
 		ok[0] = true;
 	}
 	use = ok[0] ? 0 : 1;
@@ -376,10 +378,10 @@ static int vhdx_header_load_region_tables(struct vhdx *v, struct vr_err *err)
 				" is damaged; using region table %u",
 				v->path, 2 - use, where[1 - use], use + 1);
 	else if (memcmp(buf[0], buf[1], VHDX_RT_SIZE) != 0)
-		vhdx_report_add(v->rep, false,
-				"%s: the two region tables differ; using "
-				"region table 1",
-				v->path);
+		vhdx_report_add(
+			v->rep, false,
+			"%s: the two region tables differ; using region table 1",
+			v->path);
 	rc = vhdx_header_load_regions(v, buf[use], err);
 out:
 	free(buf[0]);

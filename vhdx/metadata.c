@@ -104,10 +104,11 @@ static int vhdx_meta_decode_locator(struct vhdx *v, const uint8_t *pl,
 	memcpy(m->locator_type, pl + VHDX_PL_LOCATOR_TYPE, 16);
 	count = vr_get_le16(pl + VHDX_PL_KEY_VALUE_COUNT);
 	if ((uint64_t)count * VHDX_PLE_SIZE > pl_len - VHDX_PL_ENTRIES)
-		return vr_err_set(err, -VR_ECORRUPT,
-				  "%s: parent locator: %u entries do not fit "
-				  "in %" PRIu32 " bytes",
-				  v->path, count, pl_len);
+		return vr_err_set(
+			err, -VR_ECORRUPT,
+			"%s: parent locator: %u entries do not fit in %" PRIu32
+			" bytes",
+			v->path, count, pl_len);
 	m->locator = calloc(count ? count : 1, sizeof(*m->locator));
 	if (!m->locator)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", v->path);
@@ -130,10 +131,10 @@ static int vhdx_meta_decode_locator(struct vhdx *v, const uint8_t *pl,
 			return rc;
 		for (j = 0; j < i; j++)
 			if (!strcmp(m->locator[j].key, le->key))
-				return vr_err_set(err, -VR_ECORRUPT,
-						  "%s: parent locator: key "
-						  "\"%s\" appears twice",
-						  v->path, le->key);
+				return vr_err_set(
+					err, -VR_ECORRUPT,
+					"%s: parent locator: key \"%s\" appears twice",
+					v->path, le->key);
 	}
 	return 0;
 }
@@ -152,10 +153,10 @@ static int vhdx_meta_decode_items(struct vhdx *v, struct vhdx_meta_item *it,
 
 	for (i = 0; i < VHDX_ITEM_COUNT; i++)
 		if (it[i].required && !it[i].found)
-			return vr_err_set(err, -VR_ECORRUPT,
-					  "%s: metadata: required item %s is "
-					  "missing",
-					  v->path, it[i].name);
+			return vr_err_set(
+				err, -VR_ECORRUPT,
+				"%s: metadata: required item %s is missing",
+				v->path, it[i].name);
 
 	m->block_size = vr_get_le32(it[VHDX_ITEM_FILE_PARAMETERS].data +
 				    VHDX_FP_BLOCK_SIZE);
@@ -198,10 +199,10 @@ static int vhdx_meta_decode_items(struct vhdx *v, struct vhdx_meta_item *it,
 
 	if (m->has_parent) {
 		if (!it[VHDX_ITEM_PARENT_LOCATOR].found)
-			return vr_err_set(err, -VR_ECORRUPT,
-					  "%s: differencing disk without a "
-					  "parent locator",
-					  v->path);
+			return vr_err_set(
+				err, -VR_ECORRUPT,
+				"%s: differencing disk without a parent locator",
+				v->path);
 		return vhdx_meta_decode_locator(
 			v, it[VHDX_ITEM_PARENT_LOCATOR].data,
 			it[VHDX_ITEM_PARENT_LOCATOR].data_len, err);
@@ -223,10 +224,10 @@ static int vhdx_meta_parse_table(struct vhdx *v, const uint8_t *buf,
 				  v->path, v->meta_offset);
 	count = vr_get_le16(buf + VHDX_MT_ENTRY_COUNT);
 	if (count > VHDX_MT_MAX_ENTRIES)
-		return vr_err_set(err, -VR_ECORRUPT,
-				  "%s: metadata table: %u entries (at most "
-				  "2047)",
-				  v->path, count);
+		return vr_err_set(
+			err, -VR_ECORRUPT,
+			"%s: metadata table: %u entries (at most 2047)",
+			v->path, count);
 	for (i = 0; i < count; i++) {
 		const uint8_t *e = buf + VHDX_MT_ENTRIES + i * VHDX_MTE_SIZE;
 		uint32_t off = vr_get_le32(e + VHDX_MTE_OFFSET);
@@ -252,16 +253,16 @@ static int vhdx_meta_parse_table(struct vhdx *v, const uint8_t *buf,
 			if (!memcmp(o, e, 16) &&
 			    ((vr_get_le32(o + VHDX_MTE_FLAGS) ^ flags) &
 			     VHDX_MTE_IS_USER) == 0)
-				return vr_err_set(err, -VR_ECORRUPT,
-						  "%s: metadata item %s listed "
-						  "twice",
-						  v->path, g);
+				return vr_err_set(
+					err, -VR_ECORRUPT,
+					"%s: metadata item %s listed twice",
+					v->path, g);
 			if (olen && off < ooff + olen && ooff < off + len)
-				return vr_err_set(err, -VR_ECORRUPT,
-						  "%s: metadata item %s at "
-						  "0x%" PRIx32
-						  " overlaps another item",
-						  v->path, g, off);
+				return vr_err_set(
+					err, -VR_ECORRUPT,
+					"%s: metadata item %s at 0x%" PRIx32
+					" overlaps another item",
+					v->path, g, off);
 		}
 		if (flags & VHDX_MTE_IS_USER)
 			continue; /* user items are opaque to us */
@@ -270,10 +271,10 @@ static int vhdx_meta_parse_table(struct vhdx *v, const uint8_t *buf,
 				break;
 		if (k == VHDX_ITEM_COUNT) {
 			if (flags & VHDX_MTE_IS_REQUIRED)
-				return vr_err_set(err, -ENOTSUP,
-						  "%s: unknown required "
-						  "metadata item %s",
-						  v->path, g);
+				return vr_err_set(
+					err, -ENOTSUP,
+					"%s: unknown required metadata item %s",
+					v->path, g);
 			continue;
 		}
 		if (it[k].length ? len != it[k].length : len == 0)

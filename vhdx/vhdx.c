@@ -160,10 +160,10 @@ static int vhdx_open_replay_log(struct vhdx *v, struct vr_err *err)
 		v->replay = r;
 		if (last > v->file_size)
 			v->file_size = last;
-		vhdx_report_add(v->rep, false,
-				"%s: log holds %u entries to replay; replayed "
-				"in memory, file not changed",
-				v->path, v->log_entries_replayed);
+		vhdx_report_add(
+			v->rep, false,
+			"%s: log holds %u entries to replay; replayed in memory, file not changed",
+			v->path, v->log_entries_replayed);
 		return 0;
 	}
 	rc = vhdx_log_replay_apply(r, v->fd, v->path, err);
@@ -190,10 +190,10 @@ static int vhdx_open_one(const char *path, unsigned flags,
 	int rc;
 
 	if ((flags & VHDX_OPEN_RDWR) && (flags & VHDX_OPEN_IGNORE_CSUM))
-		return vr_err_set(err, -EINVAL,
-				  "%s: checksum errors can be ignored only "
-				  "read-only",
-				  path);
+		return vr_err_set(
+			err, -EINVAL,
+			"%s: checksum errors can be ignored only read-only",
+			path);
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", path);
@@ -412,10 +412,10 @@ static int vhdx_open_parent(struct vhdx *child, const char *override,
 			char want[40];
 
 			snprintf(want, sizeof(want), "%s", linkage);
-			vr_err_set(&mismatch, -ESTALE,
-				   "%s: parent %s does not match: linkage "
-				   "%s, parent DataWriteGuid {%s}",
-				   child->path, p->path, want, found);
+			vr_err_set(
+				&mismatch, -ESTALE,
+				"%s: parent %s does not match: linkage %s, parent DataWriteGuid {%s}",
+				child->path, p->path, want, found);
 			vhdx_free_one(p);
 			continue;
 		}
@@ -526,10 +526,10 @@ static int vhdx_read_parent(struct vhdx *v, void *buf, size_t len, uint64_t off,
 		return 0;
 	}
 	if (!p)
-		return vr_err_set(err, -ENOENT,
-				  "%s: differencing disk opened without its "
-				  "parent",
-				  v->path);
+		return vr_err_set(
+			err, -ENOENT,
+			"%s: differencing disk opened without its parent",
+			v->path);
 	psize = p->meta.virtual_size;
 	if (off < psize)
 		n = psize - off < len ? (size_t)(psize - off) : len;
@@ -673,10 +673,10 @@ static int vhdx_extent_in_block(struct vhdx *v, uint64_t off, uint64_t len,
 						    is_zero, err);
 		}
 		if (v->meta.has_parent && !v->parent)
-			return vr_err_set(err, -ENOENT,
-					  "%s: differencing disk opened "
-					  "without its parent",
-					  v->path);
+			return vr_err_set(
+				err, -ENOENT,
+				"%s: differencing disk opened without its parent",
+				v->path);
 		*is_zero = true;
 		break;
 	default:
