@@ -76,7 +76,8 @@ static int disk_open_fd(const char *path, int *fd, struct vr_err *err)
 {
 	int e;
 
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the probe; files ignore it. */
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (*fd < 0) {
 		e = errno;
 		return vr_err_set(err, -e, "%s: %s", path, strerror(e));

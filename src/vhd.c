@@ -764,7 +764,8 @@ static int vhd_parent_open(const struct vhd *top, const struct vhd *child,
 				break;
 		if (j < i)
 			continue; /* tried already */
-		fd = open(cand[i], O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO at a locator path must not hang us. */
+		fd = open(cand[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 			continue;
 		if (fd < 0) {
@@ -851,7 +852,7 @@ int vhd_open(const char *path, unsigned flags, const char *parent_path,
 	if (flags & ~VHD_OPEN_NO_PARENT)
 		return vr_err_set(err, -EINVAL, "%s: unknown open flags 0x%x",
 				  path, flags);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		rc = errno;
 		return vr_err_set(err, -rc, "%s: %s", path, strerror(rc));

@@ -205,8 +205,13 @@ static int vhdx_open_one(const char *path, unsigned flags,
 		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
+	/*
+	 * Parent paths come from the file: O_NONBLOCK keeps a FIFO there
+	 * from hanging the open (it is refused below as not a regular file);
+	 * regular files ignore the flag.
+	 */
 	v->fd = open(path, ((flags & VHDX_OPEN_RDWR) ? O_RDWR : O_RDONLY) |
-				   O_CLOEXEC);
+				   O_CLOEXEC | O_NONBLOCK);
 	if (v->fd < 0) {
 		rc = vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
 		goto fail;

@@ -325,6 +325,19 @@ make_child()
 	assert_one_line_error 'child\.vhdx: parent .*base\.vhdx.* not found'
 }
 
+@test "a parent path naming a FIFO is refused at once, not waited on" {
+	make_base
+	make_child
+	mv base.vhdx real-base.vhdx
+	mkfifo base.vhdx
+	# A reader that opened the FIFO would block forever: bound it.
+	run --separate-stderr timeout 20 "$VHDRECOVER" info child.vhdx
+	assert_one_line_error 'child\.vhdx: parent .*base\.vhdx.*not a regular file'
+	run --separate-stderr timeout 20 "$VHDRECOVER" convert child.vhdx out.raw
+	assert_one_line_error 'child\.vhdx: parent .*base\.vhdx.*not a regular file'
+	[ ! -e out.raw ]
+}
+
 @test "convert of a child whose base was regenerated fails: the parent does not match" {
 	make_base
 	make_child
