@@ -211,7 +211,7 @@ static int vhdx_open_one(const char *path, unsigned flags,
 	 * regular files ignore the flag.
 	 */
 	v->fd = open(path, ((flags & VHDX_OPEN_RDWR) ? O_RDWR : O_RDONLY) |
-				   O_CLOEXEC | O_NONBLOCK);
+				   O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (v->fd < 0) {
 		rc = vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -389,6 +389,14 @@ static int vhdx_open_parent(struct vhdx *child, const char *override,
 			goto out;
 		}
 		if (stat(cand, &st) < 0) {
+			free(cand);
+			continue;
+		}
+		/* Never open a device or FIFO a file's locator names. */
+		if (!S_ISREG(st.st_mode)) {
+			vr_err_set(&unusable, -EINVAL,
+				   "%s: parent %s: not a regular file",
+				   child->path, cand);
 			free(cand);
 			continue;
 		}
@@ -711,6 +719,9 @@ int vhdx_extent(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *run,
 
 		rc = vhdx_extent_in_block(v, off + total, len - total, &n, &z,
 					  err);
+		/* Return the run so far; the next call meets the error. */
+		if (rc < 0 && total > 0)
+			break;
 		if (rc < 0)
 			return rc;
 		if (total == 0)
