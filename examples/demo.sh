@@ -8,7 +8,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$ROOT/tests/bootstrap.sh" build
+# Same configuration as tests/run.sh, so the two commands share one build.
+"$ROOT/tests/bootstrap.sh" build --enable-werror
 
 # The freshly built binary comes first, so the commands shown are the ones a
 # user would type after `make install`.
