@@ -853,3 +853,151 @@ out:
 	free(zeros);
 	return rc;
 }
+
+/* ---- writing ---- */
+
+struct vhdx_log_writer {
+	const char *path;
+	int fd;
+	uint64_t log_offset;
+	uint32_t log_length;
+	uint8_t log_guid[16];
+	uint32_t head;	   /* log offset the next entry starts at */
+	uint64_t sequence; /* SequenceNumber of the next entry */
+};
+
+int vhdx_log_writer_new(const struct vhdx_log_params *p,
+			uint64_t first_sequence, struct vhdx_log_writer **out,
+			struct vr_err *err)
+{
+	struct vhdx_log_writer *w;
+
+	assert(p && p->path && p->log_guid && out);
+	if (p->log_length == 0 || p->log_length % VHDX_LOG_ALIGN ||
+	    p->log_offset % VHDX_LOG_ALIGN || first_sequence == 0 ||
+	    vhdx_log_guid_is_zero(p->log_guid))
+		return vr_err_set(err, -EINVAL,
+				  "%s: log writer: bad log geometry, GUID or "
+				  "sequence",
+				  p->path);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", p->path);
+	w->path = p->path;
+	w->fd = p->fd;
+	w->log_offset = p->log_offset;
+	w->log_length = p->log_length;
+	memcpy(w->log_guid, p->log_guid, 16);
+	w->sequence = first_sequence;
+	*out = w;
+	return 0;
+}
+
+void vhdx_log_writer_free(struct vhdx_log_writer *w)
+{
+	free(w);
+}
+
+/* Header, descriptors and data sectors of one entry into @buf. */
+static void vhdx_log_entry_encode(const struct vhdx_log_writer *w,
+				  const struct vhdx_log_sector *sectors,
+				  size_t n, uint64_t flushed, uint64_t last,
+				  uint8_t *buf, size_t len)
+{
+	size_t desc_bytes =
+		(size_t)vhdx_log_desc_sectors((uint32_t)n) * VHDX_LOG_SECTOR;
+	size_t i;
+
+	memset(buf, 0, len);
+	vr_put_le32(buf + VHDX_LOG_HDR_SIGNATURE, VHDX_LOG_SIG_ENTRY);
+	vr_put_le32(buf + VHDX_LOG_HDR_ENTRY_LENGTH, (uint32_t)len);
+	vr_put_le32(buf + VHDX_LOG_HDR_TAIL, w->head);
+	vr_put_le64(buf + VHDX_LOG_HDR_SEQUENCE, w->sequence);
+	vr_put_le32(buf + VHDX_LOG_HDR_DESC_COUNT, (uint32_t)n);
+	memcpy(buf + VHDX_LOG_HDR_LOG_GUID, w->log_guid, 16);
+	vr_put_le64(buf + VHDX_LOG_HDR_FLUSHED_FILE_OFFSET, flushed);
+	vr_put_le64(buf + VHDX_LOG_HDR_LAST_FILE_OFFSET, last);
+	for (i = 0; i < n; i++) {
+		uint8_t *d = buf + VHDX_LOG_HDR_SIZE + i * VHDX_LOG_DESC_SIZE;
+		uint8_t *sec = buf + desc_bytes + i * VHDX_LOG_SECTOR;
+		const uint8_t *data = sectors[i].data;
+
+		vr_put_le32(d + VHDX_LOG_DESC_SIGNATURE, VHDX_LOG_SIG_DESC);
+		memcpy(d + VHDX_LOG_DESC_TRAILING,
+		       data + VHDX_LOG_SECTOR - VHDX_LOG_TRAILING_LEN,
+		       VHDX_LOG_TRAILING_LEN);
+		memcpy(d + VHDX_LOG_DESC_LEADING, data, VHDX_LOG_LEADING_LEN);
+		vr_put_le64(d + VHDX_LOG_DESC_FILE_OFFSET,
+			    sectors[i].file_offset);
+		vr_put_le64(d + VHDX_LOG_DESC_SEQUENCE, w->sequence);
+		vr_put_le32(sec + VHDX_LOG_DATA_SIGNATURE, VHDX_LOG_SIG_DATA);
+		vr_put_le32(sec + VHDX_LOG_DATA_SEQ_HIGH,
+			    (uint32_t)(w->sequence >> 32));
+		memcpy(sec + VHDX_LOG_DATA_DATA, data + VHDX_LOG_LEADING_LEN,
+		       VHDX_LOG_DATA_LEN);
+		vr_put_le32(sec + VHDX_LOG_DATA_SEQ_LOW, (uint32_t)w->sequence);
+	}
+	/* The checksum field is still zero, as the CRC wants it. */
+	vr_put_le32(buf + VHDX_LOG_HDR_CHECKSUM, vr_crc32c(0, buf, len));
+}
+
+int vhdx_log_write_entry(struct vhdx_log_writer *w,
+			 const struct vhdx_log_sector *sectors, size_t n,
+			 uint64_t flushed_file_offset,
+			 uint64_t last_file_offset, struct vr_err *err)
+{
+	uint64_t len64;
+	uint8_t *buf;
+	size_t len, done = 0, i;
+	int rc = 0;
+
+	assert(w && sectors);
+	len64 = n ? (vhdx_log_desc_sectors((uint32_t)n) + n) * VHDX_LOG_SECTOR
+		  : 0;
+	if (n == 0 || n > w->log_length / VHDX_LOG_SECTOR ||
+	    len64 > w->log_length / 2)
+		return vr_err_set(err, -EINVAL,
+				  "%s: log entry of %zu sectors does not fit "
+				  "in half of a %" PRIu32 "-byte log",
+				  w->path, n, w->log_length);
+	for (i = 0; i < n; i++)
+		if (sectors[i].file_offset % VHDX_LOG_SECTOR)
+			return vr_err_set(err, -EINVAL,
+					  "%s: log entry: sector at 0x%" PRIx64
+					  " is not 4 KiB aligned",
+					  w->path, sectors[i].file_offset);
+	len = (size_t)len64;
+	buf = malloc(len);
+	if (!buf)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", w->path);
+	vhdx_log_entry_encode(w, sectors, n, flushed_file_offset,
+			      last_file_offset, buf, len);
+	/* The circular log: the part past its end goes to its start. */
+	while (done < len) {
+		uint32_t at = (uint32_t)((w->head + done) % w->log_length);
+		size_t piece = w->log_length - at < len - done
+				       ? w->log_length - at
+				       : len - done;
+		ssize_t wr = vr_pwrite_full(w->fd, buf + done, piece,
+					    w->log_offset + at);
+
+		if (wr < 0) {
+			rc = vr_err_set(err, (int)wr,
+					"%s: log write at log offset 0x%" PRIx32
+					": %s",
+					w->path, at, strerror((int)-wr));
+			goto out;
+		}
+		done += piece;
+	}
+	if (fdatasync(w->fd) < 0) {
+		rc = vr_err_set(err, -errno, "%s: log flush: %s", w->path,
+				strerror(errno));
+		goto out;
+	}
+	w->head = (uint32_t)((w->head + len) % w->log_length);
+	w->sequence++;
+out:
+	free(buf);
+	return rc;
+}

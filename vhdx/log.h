@@ -69,4 +69,46 @@ void vhdx_log_replay_overlay(const struct vhdx_log_replay *r, void *buf,
 int vhdx_log_replay_apply(const struct vhdx_log_replay *r, int fd,
 			  const char *path, struct vr_err *err);
 
+/*
+ * Writing the log (2.3.1), the half a read-write open uses for every
+ * metadata change. Each entry is written as a sequence of its own (its Tail
+ * is itself): by the time the next entry is written the previous one has
+ * been applied and flushed, so replaying only the newest complete entry is
+ * always enough, and replaying it twice changes nothing.
+ *
+ * An entry never overwrites the one before it (an entry may use at most
+ * half the log), so a torn write always leaves the previous entry intact.
+ */
+struct vhdx_log_writer;
+
+/* One 4 KiB sector of the file and its new content. */
+struct vhdx_log_sector {
+	uint64_t file_offset; /* multiple of 4096 */
+	const uint8_t *data;  /* 4096 bytes, borrowed */
+};
+
+/*
+ * Start writing the log described by @p (fd open for writing; log_guid the
+ * GUID entries will carry, not all zero) at log offset 0 with sequence
+ * number @first_sequence (> 0). Returns 0, -EINVAL, -ENOMEM.
+ */
+int vhdx_log_writer_new(const struct vhdx_log_params *p,
+			uint64_t first_sequence, struct vhdx_log_writer **out,
+			struct vr_err *err);
+
+void vhdx_log_writer_free(struct vhdx_log_writer *w);
+
+/*
+ * Encode @n sector updates as one entry (data descriptors in the given
+ * order), write it at the log's head, fdatasync(). @flushed_file_offset
+ * and @last_file_offset go into the entry header (2.3.1.1). Does not apply
+ * the sectors: the caller does after this returns (and flushes again).
+ * Returns 0, -EINVAL (no sectors, unaligned offset, entry larger than half
+ * the log), -ENOMEM, -EIO, -ENOSPC.
+ */
+int vhdx_log_write_entry(struct vhdx_log_writer *w,
+			 const struct vhdx_log_sector *sectors, size_t n,
+			 uint64_t flushed_file_offset,
+			 uint64_t last_file_offset, struct vr_err *err);
+
 #endif /* VHDX_LOG_H */

@@ -1086,6 +1086,163 @@ static void test_vhdx_log_corpus_windows_dirty_log_fills_bat(void)
 	t_file_close(&c.f);
 }
 
+/* ---- the writer: what it writes, the loader must replay ---- */
+
+static struct vhdx_log_writer *t_writer(const struct t_file *f)
+{
+	struct vhdx_log_params p = {
+		.path = f->path,
+		.fd = f->fd,
+		.file_size = f->size,
+		.log_offset = T_LOG_OFFSET,
+		.log_length = T_LOG_LENGTH,
+		.log_guid = t_guid,
+	};
+	struct vhdx_log_writer *w = NULL;
+	struct vr_err err = { 0 };
+
+	CU_ASSERT_EQUAL_FATAL(vhdx_log_writer_new(&p, 1, &w, &err), 0);
+	return w;
+}
+
+/* Write one entry putting pattern @seed at T_TARGET. */
+static void t_write_one(struct vhdx_log_writer *w, uint8_t seed)
+{
+	uint8_t sector[T_SECTOR];
+	struct vhdx_log_sector s = { T_TARGET, sector };
+	struct vr_err err = { 0 };
+
+	t_pattern(sector, seed);
+	CU_ASSERT_EQUAL_FATAL(
+		vhdx_log_write_entry(w, &s, 1, T_FILE_SIZE, T_FILE_SIZE, &err),
+		0);
+}
+
+/* Load the log of @f, apply it, and compare T_TARGET with pattern @seed. */
+static void t_expect_replay_of(struct t_file *f, uint8_t seed)
+{
+	struct vhdx_log_replay *r = NULL;
+	struct vr_err err = { 0 };
+	uint8_t want[T_SECTOR], got[T_SECTOR];
+
+	CU_ASSERT_EQUAL_FATAL(t_load(f, &r, &err), 0);
+	CU_ASSERT_EQUAL(vhdx_log_replay_entries(r), 1);
+	CU_ASSERT_EQUAL_FATAL(vhdx_log_replay_apply(r, f->fd, f->path, &err),
+			      0);
+	t_pattern(want, seed);
+	t_read(f, got, T_SECTOR, T_TARGET);
+	CU_ASSERT_EQUAL(memcmp(got, want, T_SECTOR), 0);
+	vhdx_log_replay_free(r);
+}
+
+static void test_vhdx_log_writer_entry_replays(void)
+{
+	uint8_t a[T_SECTOR], b[T_SECTOR], got[T_SECTOR];
+	struct vhdx_log_sector s[2] = { { T_TARGET + T_SECTOR, a },
+					{ T_TARGET, b } };
+	struct vhdx_log_replay *r = NULL;
+	struct vhdx_log_writer *w;
+	struct vr_err err = { 0 };
+	struct t_file f;
+
+	t_file_open(&f, NULL, T_FILE_SIZE);
+	w = t_writer(&f);
+	t_pattern(a, 1);
+	t_pattern(b, 2);
+	CU_ASSERT_EQUAL_FATAL(vhdx_log_write_entry(w, s, 2, T_FILE_SIZE,
+						   T_FILE_SIZE + T_MiB, &err),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(t_load(&f, &r, &err), 0);
+	CU_ASSERT_EQUAL(vhdx_log_replay_entries(r), 1);
+	CU_ASSERT_EQUAL(vhdx_log_replay_last_file_offset(r),
+			T_FILE_SIZE + T_MiB);
+	CU_ASSERT_EQUAL_FATAL(vhdx_log_replay_apply(r, f.fd, f.path, &err), 0);
+	t_read(&f, got, T_SECTOR, T_TARGET + T_SECTOR);
+	CU_ASSERT_EQUAL(memcmp(got, a, T_SECTOR), 0);
+	t_read(&f, got, T_SECTOR, T_TARGET);
+	CU_ASSERT_EQUAL(memcmp(got, b, T_SECTOR), 0);
+	vhdx_log_replay_free(r);
+	vhdx_log_writer_free(w);
+	t_file_close(&f);
+}
+
+static void test_vhdx_log_writer_newest_entry_wins_after_wrap(void)
+{
+	struct vhdx_log_writer *w;
+	struct t_file f;
+	unsigned i;
+
+	t_file_open(&f, NULL, T_FILE_SIZE);
+	w = t_writer(&f);
+	/* 8 KiB entries: 300 of them go round a 1 MiB log more than once */
+	for (i = 1; i <= 300; i++)
+		t_write_one(w, (uint8_t)i);
+	t_expect_replay_of(&f, (uint8_t)300);
+	vhdx_log_writer_free(w);
+	t_file_close(&f);
+}
+
+static void test_vhdx_log_writer_torn_entry_leaves_previous(void)
+{
+	struct vhdx_log_writer *w;
+	struct t_file f;
+	uint8_t byte;
+
+	t_file_open(&f, NULL, T_FILE_SIZE);
+	w = t_writer(&f);
+	t_write_one(w, 1);
+	t_write_one(w, 2);
+	/* The second entry starts 8 KiB in; tear its data sector. */
+	t_read(&f, &byte, 1, T_LOG_OFFSET + 2 * T_SECTOR + T_SECTOR + 100);
+	byte ^= 0xff;
+	CU_ASSERT_FATAL(pwrite(f.fd, &byte, 1,
+			       T_LOG_OFFSET + 2 * T_SECTOR + T_SECTOR + 100) ==
+			1);
+	t_expect_replay_of(&f, 1);
+	vhdx_log_writer_free(w);
+	t_file_close(&f);
+}
+
+static void test_vhdx_log_writer_refuses_bad_entries(void)
+{
+	static uint8_t sector[T_SECTOR];
+	struct vhdx_log_sector *s = calloc(127, sizeof(*s));
+	struct vhdx_log_writer *w;
+	struct vr_err err = { 0 };
+	struct t_file f;
+	unsigned i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	t_file_open(&f, NULL, T_FILE_SIZE);
+	w = t_writer(&f);
+	for (i = 0; i < 127; i++) {
+		s[i].file_offset = T_TARGET + (uint64_t)i * T_SECTOR;
+		s[i].data = sector;
+	}
+	/* 126 sectors + 1 descriptor sector = 508 KiB: half a log at most */
+	CU_ASSERT_EQUAL(
+		vhdx_log_write_entry(w, s, 126, T_FILE_SIZE, T_FILE_SIZE, &err),
+		0);
+	/* 127 need 2 descriptor sectors: 516 KiB, more than half */
+	CU_ASSERT_EQUAL(
+		vhdx_log_write_entry(w, s, 127, T_FILE_SIZE, T_FILE_SIZE, &err),
+		-EINVAL);
+	CU_ASSERT(t_msg_has(&err, "half"));
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(
+		vhdx_log_write_entry(w, s, 0, T_FILE_SIZE, T_FILE_SIZE, &err),
+		-EINVAL);
+	vr_err_clear(&err);
+	s[0].file_offset = T_TARGET + 512;
+	CU_ASSERT_EQUAL(
+		vhdx_log_write_entry(w, s, 1, T_FILE_SIZE, T_FILE_SIZE, &err),
+		-EINVAL);
+	CU_ASSERT(t_msg_has(&err, "aligned"));
+	vhdx_log_writer_free(w);
+	t_file_close(&f);
+	free(s);
+}
+
 int main(void)
 {
 	static const struct {
@@ -1127,6 +1284,10 @@ int main(void)
 		T(test_vhdx_log_refuses_log_larger_than_256_mib),
 		T(test_vhdx_log_corpus_qemu_dirty_log_replays_one_bat_sector),
 		T(test_vhdx_log_corpus_windows_dirty_log_fills_bat),
+		T(test_vhdx_log_writer_entry_replays),
+		T(test_vhdx_log_writer_newest_entry_wins_after_wrap),
+		T(test_vhdx_log_writer_torn_entry_leaves_previous),
+		T(test_vhdx_log_writer_refuses_bad_entries),
 #undef T
 	};
 	CU_pSuite suite;
