@@ -34,12 +34,12 @@ run()
 }
 
 echo
-echo "== A dynamic VHDX made by qemu-img, with 4 MiB of 0xab at 1 MiB"
+echo "== A base image made by vhdrecover, filled by qemu-io (4 MiB of 0xab at 1 MiB)"
 echo "   (work directory $work)"
-run 'qemu-img create -f vhdx -o subformat=dynamic,block_size=1M base.vhdx 64M'
+run 'vhdrecover create base.vhdx --size 64M --block-size 1M'
 run "qemu-io -c 'write -P 0xab 1M 4M' base.vhdx"
 run 'vhdrecover info base.vhdx'
-run 'vhdrecover info --json base.vhdx'
+run 'vhdrecover info --json base.vhdx | head -20'
 run 'vhdrecover check base.vhdx'
 run 'vhdrecover convert base.vhdx base.raw -O raw'
 # qemu-img is the oracle: our output must match its reading of the disk.
@@ -47,10 +47,16 @@ run 'qemu-img compare -f vhdx -F raw base.vhdx base.raw'
 run 'vhdrecover read base.vhdx 1048576 16 | xxd'
 
 echo
-echo "== A differencing disk over a base, read through the chain"
-# vhdrecover's own writer ("create --parent") is the next capability; until
-# then the chain comes from tests/tools/mkvhdx.py, an independent
-# implementation of the VHDX layout used by the tests.
+echo "== A differencing disk over that base: it reads as the base until written"
+run 'vhdrecover create vm1.vhdx --parent base.vhdx'
+run 'vhdrecover info vm1.vhdx'
+run 'vhdrecover convert vm1.vhdx vm1.raw && cmp vm1.raw base.raw && echo "vm1 reads as its base"'
+
+echo
+echo "== A differencing disk with written sectors, read through the chain"
+# Writing into a differencing disk ("vhdrecover write") is the next step of
+# the writer; until then the written chain comes from tests/tools/mkvhdx.py,
+# an independent implementation of the VHDX layout used by the tests.
 MKVHDX="python3 $ROOT/tests/tools/mkvhdx.py"
 run "$MKVHDX golden.vhdx --size 64M --write 0:8M:1 --expect-raw golden.raw"
 run "$MKVHDX child.vhdx --parent golden.vhdx --write 1M:4096:2 --write 6M:3M:3 --expect-raw child.expected"

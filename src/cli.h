@@ -20,6 +20,7 @@ enum cli_exit {
 };
 
 /* Each verb gets argv[0] = verb name and returns an exit code. */
+int cli_create(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_convert(int argc, char **argv);

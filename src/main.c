@@ -21,6 +21,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } cli_verbs[] = {
+	{ "create", cli_create, "make a fixed, dynamic or differencing VHDX" },
 	{ "info", cli_info, "describe a disk and its whole parent chain" },
 	{ "check", cli_check, "check the structure of a VHDX file" },
 	{ "convert", cli_convert, "convert VHDX, VHD or raw to a raw image" },

@@ -82,25 +82,36 @@ static int vhdx_bat_check_overlaps(struct vhdx *v, struct vhdx_bat_extent *ext,
 	return 0;
 }
 
+void vhdx_bat_geometry(uint64_t virtual_size, uint32_t block_size,
+		       uint32_t logical_sector_size, bool has_parent,
+		       struct vhdx_bat_geometry *g)
+{
+	/* Both are powers of two with block_size <= 2^28 < 2^23 * 512. */
+	g->chunk_ratio = (uint32_t)((VHDX_SB_SECTORS * logical_sector_size) /
+				    block_size);
+	g->data_blocks =
+		virtual_size / block_size + (virtual_size % block_size != 0);
+	g->bitmap_blocks = g->data_blocks / g->chunk_ratio +
+			   (g->data_blocks % g->chunk_ratio != 0);
+	if (has_parent)
+		g->entries = g->bitmap_blocks * (g->chunk_ratio + 1ull);
+	else
+		g->entries =
+			g->data_blocks + (g->data_blocks - 1) / g->chunk_ratio;
+}
+
 static int vhdx_bat_compute_geometry(struct vhdx *v, struct vr_err *err)
 {
 	const struct vhdx_meta *m = &v->meta;
-	uint64_t need;
+	struct vhdx_bat_geometry g;
 
-	/* Both are powers of two with block_size <= 2^28 < 2^23 * 512. */
-	v->chunk_ratio = (uint32_t)((VHDX_SB_SECTORS * m->logical_sector_size) /
-				    m->block_size);
-	v->data_blocks = m->virtual_size / m->block_size +
-			 (m->virtual_size % m->block_size != 0);
-	v->bitmap_blocks = v->data_blocks / v->chunk_ratio +
-			   (v->data_blocks % v->chunk_ratio != 0);
-	if (m->has_parent)
-		v->bat_entries = v->bitmap_blocks * (v->chunk_ratio + 1ull);
-	else
-		v->bat_entries =
-			v->data_blocks + (v->data_blocks - 1) / v->chunk_ratio;
-	need = v->bat_entries * VHDX_BAT_ENTRY_SIZE;
-	if (need > v->bat_length)
+	vhdx_bat_geometry(m->virtual_size, m->block_size,
+			  m->logical_sector_size, m->has_parent, &g);
+	v->chunk_ratio = g.chunk_ratio;
+	v->data_blocks = g.data_blocks;
+	v->bitmap_blocks = g.bitmap_blocks;
+	v->bat_entries = g.entries;
+	if (v->bat_entries * VHDX_BAT_ENTRY_SIZE > v->bat_length)
 		return vr_err_set(err, -VR_ECORRUPT,
 				  "%s: BAT region of %" PRIu32
 				  " bytes is too small for %" PRIu64 " entries",

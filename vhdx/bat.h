@@ -5,6 +5,7 @@
 #ifndef VHDX_BAT_H
 #define VHDX_BAT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vhdx;
@@ -31,6 +32,22 @@ static inline uint64_t vhdx_bat_file_offset(uint64_t entry)
 {
 	return entry >> VHDX_BAT_OFFSET_SHIFT << VHDX_BAT_OFFSET_SHIFT;
 }
+
+/* Sizes of the BAT of a disk, [MS-VHDX] 2.5. */
+struct vhdx_bat_geometry {
+	uint32_t chunk_ratio;	/* payload blocks per sector bitmap block */
+	uint64_t data_blocks;	/* payload entries */
+	uint64_t bitmap_blocks; /* sector bitmap entries a parent needs */
+	uint64_t entries;	/* all BAT entries */
+};
+
+/*
+ * Geometry of a disk with these (already validated) parameters: block size
+ * a power of two in 1..256 MiB, sectors 512 or 4096, size > 0.
+ */
+void vhdx_bat_geometry(uint64_t virtual_size, uint32_t block_size,
+		       uint32_t logical_sector_size, bool has_parent,
+		       struct vhdx_bat_geometry *g);
 
 /*
  * Work out chunk ratio and entry counts from v->meta, read the BAT region

@@ -161,6 +161,30 @@ int vhdx_extent(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *run,
 int vhdx_check(const char *path, const char *parent_path,
 	       struct vhdx_report *rep, struct vr_err *err);
 
+/* What vhdx_create() makes; zero fields take the defaults. */
+struct vhdx_create_opts {
+	enum vhdx_type type;
+	uint64_t virtual_size;	      /* bytes; a differencing disk: parent's */
+	uint32_t block_size;	      /* 0: 32 MiB, or 2 MiB differencing */
+	uint32_t logical_sector_size; /* 0: 512, or the parent's */
+	uint32_t physical_sector_size; /* 0: 4096, or the parent's */
+	const char *parent_path;       /* differencing only */
+};
+
+/*
+ * Create the VHDX file @path as @o says ([MS-VHDX] layout: headers, 1 MiB
+ * log, metadata, BAT; a fixed disk gets every block allocated). A
+ * differencing disk takes size and sector sizes from its parent, whose
+ * whole chain must open; its locator holds parent_linkage (the parent's
+ * DataWriteGuid), relative_path and, as a POSIX path, absolute_win32_path.
+ * The file is written under a temp name, flushed and renamed, so it is
+ * never seen half made; an existing @path is refused (-EEXIST).
+ * Returns 0, -EINVAL (parameters out of the spec's range), -EEXIST,
+ * -ENOSPC, -EIO, or what opening the parent returns.
+ */
+int vhdx_create(const char *path, const struct vhdx_create_opts *o,
+		struct vr_err *err);
+
 /* Format a GUID held in on-disk order as "xxxxxxxx-xxxx-..." (37 bytes). */
 void vhdx_guid_format(const uint8_t guid[16], char out[37]);
 

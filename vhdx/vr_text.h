@@ -23,4 +23,11 @@ int vr_utf16le_to_utf8(const uint8_t *src, size_t units, char *dst,
  */
 char *vr_utf16le_dup(const uint8_t *src, size_t len);
 
+/*
+ * Encode NUL-terminated UTF-8 @src as UTF-16LE (no terminator) into a new
+ * buffer; *@len gets its length in bytes. Returns 0, -EINVAL (not valid
+ * UTF-8, or longer than 32767 code units), -ENOMEM. Caller frees *@out.
+ */
+int vr_utf8_to_utf16le(const char *src, uint8_t **out, size_t *len);
+
 #endif /* VR_TEXT_H */
