@@ -196,8 +196,8 @@ static void t_file_close(struct t_file *f)
 	close(f->fd);
 }
 
-static int t_load(const struct t_file *f, struct vhdx_log_replay **r,
-		  struct vr_err *err)
+/* The log of test file @f, as the header would describe it. */
+static struct vhdx_log_params t_params(const struct t_file *f)
 {
 	struct vhdx_log_params p = {
 		.path = f->path,
@@ -207,6 +207,14 @@ static int t_load(const struct t_file *f, struct vhdx_log_replay **r,
 		.log_length = T_LOG_LENGTH,
 		.log_guid = t_guid,
 	};
+
+	return p;
+}
+
+static int t_load(const struct t_file *f, struct vhdx_log_replay **r,
+		  struct vr_err *err)
+{
+	struct vhdx_log_params p = t_params(f);
 
 	*r = NULL;
 	return vhdx_log_load(&p, r, err);
@@ -1090,14 +1098,7 @@ static void test_vhdx_log_corpus_windows_dirty_log_fills_bat(void)
 
 static struct vhdx_log_writer *t_writer(const struct t_file *f)
 {
-	struct vhdx_log_params p = {
-		.path = f->path,
-		.fd = f->fd,
-		.file_size = f->size,
-		.log_offset = T_LOG_OFFSET,
-		.log_length = T_LOG_LENGTH,
-		.log_guid = t_guid,
-	};
+	struct vhdx_log_params p = t_params(f);
 	struct vhdx_log_writer *w = NULL;
 	struct vr_err err = { 0 };
 
