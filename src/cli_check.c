@@ -17,12 +17,16 @@
 static void cli_check_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vhdrecover check [--json] [--parent FILE] DISK.vhdx\n"
+		"Usage: vhdrecover check [--json] [--repair] [--parent FILE] "
+		"DISK.vhdx\n"
 		"Check the structure of a VHDX file: headers, region tables, "
 		"metadata, log,\nBAT, and that its parent chain opens. Reads "
 		"only; a pending log is replayed\nin memory and reported, "
-		"never written.\n\n"
+		"never written, unless --repair is given.\n\n"
 		"  --json         machine-readable output\n"
+		"  --repair       first replay a pending log into the file (the "
+		"only repair\n"
+		"                 that never guesses), then check\n"
 		"  --parent FILE  use FILE as the parent instead of the "
 		"locator\n"
 		"  -h, --help     this help\n");
@@ -33,13 +37,15 @@ int cli_check(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "parent", required_argument, NULL, 'p' },
+		{ "repair", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vr_err err = { 0 };
 	struct vhdx_report rep = { 0 };
 	const char *parent = NULL, *path;
-	bool as_json = false;
+	bool as_json = false, repair = false;
+	unsigned replayed = 0;
 	enum disk_format fmt;
 	size_t i;
 	int c, rc;
@@ -51,6 +57,9 @@ int cli_check(int argc, char **argv)
 			break;
 		case 'p':
 			parent = optarg;
+			break;
+		case 'r':
+			repair = true;
 			break;
 		case 'h':
 			cli_check_usage(stdout);
@@ -68,6 +77,8 @@ int cli_check(int argc, char **argv)
 			&err, -ENOTSUP,
 			"%s: not a VHDX file (%s); check handles VHDX only",
 			path, disk_format_name(fmt));
+	if (rc == 0 && repair)
+		rc = vhdx_repair(path, &replayed, &err);
 	if (rc == 0)
 		rc = vhdx_check(path, parent, &rep, &err);
 	if (as_json) {
@@ -79,6 +90,8 @@ int cli_check(int argc, char **argv)
 			  rc == 0 && rep.errors == 0 && rep.warnings == 0);
 		json_uint(j, "errors", rep.errors);
 		json_uint(j, "warnings", rep.warnings);
+		if (repair)
+			json_uint(j, "log_entries_replayed", replayed);
 		json_array_begin(j, "problems");
 		for (i = 0; i < rep.count; i++)
 			json_string(j, NULL, rep.lines[i]);
@@ -88,6 +101,9 @@ int cli_check(int argc, char **argv)
 		json_object_end(j);
 		json_free(j);
 	} else if (rc == 0) {
+		if (replayed)
+			printf("%s: replayed %u log entries into the file\n",
+			       path, replayed);
 		for (i = 0; i < rep.count; i++)
 			printf("%s\n", rep.lines[i]);
 		if (rep.errors == 0 && rep.warnings == 0)

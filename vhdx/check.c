@@ -1,7 +1,8 @@
 /*
  * check.c - structural check of a VHDX file: what vhdx_open() verifies,
  * with checksum failures reported instead of fatal, plus what open lets
- * pass but an administrator should hear about.
+ * pass but an administrator should hear about; and the one safe repair,
+ * replaying a pending log.
  */
 #include <config.h>
 #include "vhdx.h"
@@ -82,5 +83,22 @@ int vhdx_check(const char *path, const char *parent_path,
 			vhdx_close(chain);
 	}
 	vhdx_close(v);
+	return 0;
+}
+
+int vhdx_repair(const char *path, unsigned *log_entries, struct vr_err *err)
+{
+	struct vhdx_info in;
+	struct vhdx *v;
+	int rc;
+
+	/* A read-write open replays a pending log into the file. */
+	rc = vhdx_open(path, VHDX_OPEN_RDWR | VHDX_OPEN_NO_PARENT, NULL, &v,
+		       NULL, err);
+	if (rc < 0)
+		return rc;
+	vhdx_get_info(v, &in);
+	vhdx_close(v);
+	*log_entries = in.log_entries_replayed;
 	return 0;
 }

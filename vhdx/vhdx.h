@@ -185,6 +185,15 @@ struct vhdx_create_opts {
 int vhdx_create(const char *path, const struct vhdx_create_opts *o,
 		struct vr_err *err);
 
+/*
+ * Repair what is safe to repair in @path: replay a pending log into the
+ * file (then clear LogGuid through a header update). Never guesses: any
+ * other damage is left for vhdx_check() to report. *@log_entries gets the
+ * number of log entries replayed (0: nothing to do). Returns 0, or what a
+ * read-write vhdx_open() returns.
+ */
+int vhdx_repair(const char *path, unsigned *log_entries, struct vr_err *err);
+
 /* Format a GUID held in on-disk order as "xxxxxxxx-xxxx-..." (37 bytes). */
 void vhdx_guid_format(const uint8_t guid[16], char out[37]);
 
