@@ -1,6 +1,7 @@
 /*
  * vhdx.h - the VHDX library's front door: open a VHDX file and its parent
- * chain, describe it, read the virtual disk, check the structure.
+ * chain, describe it, read the virtual disk, check and repair the structure,
+ * create new files.
  * Spec: [MS-VHDX] v1.0. Nothing here knows about repositories.
  *
  * Calling sequence:
