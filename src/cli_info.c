@@ -325,10 +325,6 @@ static int cli_info_plain(const char *path, bool as_json)
 	return CLI_EXIT_OK;
 }
 
-/*
- * A VHD: as the VHDX path in cli_info(), the chain if it opens, else the
- * file alone and then the reason (exit 1).
- */
 /* Walking and describing the files of one kind of chain. */
 struct cli_info_walker {
 	const void *(*parent)(const void *file);

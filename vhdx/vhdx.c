@@ -717,9 +717,13 @@ int vhdx_extent(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *run,
 		uint64_t n = 0;
 		bool z = false;
 
+		/*
+		 * Past the first block a failure only ends the run: the next
+		 * call starts there and reports it, so @err is not set now
+		 * for a call that succeeds.
+		 */
 		rc = vhdx_extent_in_block(v, off + total, len - total, &n, &z,
-					  err);
-		/* Return the run so far; the next call meets the error. */
+					  total ? NULL : err);
 		if (rc < 0 && total > 0)
 			break;
 		if (rc < 0)

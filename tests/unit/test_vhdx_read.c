@@ -236,6 +236,41 @@ static void test_vhdx_read_rejects_every_truncation(void)
 	free(orig);
 }
 
+/*
+ * A run that stops at a block the disk cannot classify (here: a parent not
+ * opened) is returned without an error; the next call reports it.
+ */
+static void test_vhdx_read_extent_stops_before_an_unreadable_block(void)
+{
+	char dir[] = "/tmp/vr-extent.XXXXXX", cmd[4096], child[64];
+	struct vr_err err = { 0 };
+	struct vhdx *v;
+	uint64_t run = 0;
+	bool is_zero = true;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && python3 '%s/tests/tools/mkvhdx.py' base.vhdx "
+		 "--size 8M >/dev/null && python3 '%s/tests/tools/mkvhdx.py' "
+		 "child.vhdx --parent base.vhdx --write 0:1M:1 >/dev/null",
+		 dir, tap_srcdir(), tap_srcdir());
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	snprintf(child, sizeof(child), "%s/child.vhdx", dir);
+	CU_ASSERT_EQUAL_FATAL(
+		vhdx_open(child, VHDX_OPEN_NO_PARENT, NULL, &v, NULL, &err), 0);
+	CU_ASSERT_EQUAL(vhdx_extent(v, 0, 8u << 20, &run, &is_zero, &err), 0);
+	CU_ASSERT_EQUAL(run, 1u << 20);
+	CU_ASSERT_FALSE(is_zero);
+	CU_ASSERT_EQUAL(err.code, 0);
+	CU_ASSERT_EQUAL(
+		vhdx_extent(v, 1u << 20, 7u << 20, &run, &is_zero, &err),
+		-ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "without its parent"));
+	vhdx_close(v);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -252,5 +287,7 @@ int main(void)
 		    test_vhdx_read_differencing_locator_and_missing_parent);
 	CU_add_test(s, "test_vhdx_read_rejects_every_truncation",
 		    test_vhdx_read_rejects_every_truncation);
+	CU_add_test(s, "test_vhdx_read_extent_stops_before_an_unreadable_block",
+		    test_vhdx_read_extent_stops_before_an_unreadable_block);
 	return tap_run();
 }
