@@ -33,12 +33,12 @@ struct vhdx_bat_extent {
 
 uint64_t vhdx_bat_payload(const struct vhdx *v, uint64_t block)
 {
-	return v->bat[block + block / v->chunk_ratio];
+	return v->bat[block + block / v->geo.chunk_ratio];
 }
 
 uint64_t vhdx_bat_bitmap(const struct vhdx *v, uint64_t chunk)
 {
-	return v->bat[chunk * (v->chunk_ratio + 1ull) + v->chunk_ratio];
+	return v->bat[chunk * (v->geo.chunk_ratio + 1ull) + v->geo.chunk_ratio];
 }
 
 static int vhdx_bat_extent_cmp(const void *a, const void *b)
@@ -103,19 +103,14 @@ void vhdx_bat_geometry(uint64_t virtual_size, uint32_t block_size,
 static int vhdx_bat_compute_geometry(struct vhdx *v, struct vr_err *err)
 {
 	const struct vhdx_meta *m = &v->meta;
-	struct vhdx_bat_geometry g;
 
 	vhdx_bat_geometry(m->virtual_size, m->block_size,
-			  m->logical_sector_size, m->has_parent, &g);
-	v->chunk_ratio = g.chunk_ratio;
-	v->data_blocks = g.data_blocks;
-	v->bitmap_blocks = g.bitmap_blocks;
-	v->bat_entries = g.entries;
-	if (v->bat_entries * VHDX_BAT_ENTRY_SIZE > v->bat_length)
+			  m->logical_sector_size, m->has_parent, &v->geo);
+	if (v->geo.entries * VHDX_BAT_ENTRY_SIZE > v->bat_length)
 		return vr_err_set(err, -VR_ECORRUPT,
 				  "%s: BAT region of %" PRIu32
 				  " bytes is too small for %" PRIu64 " entries",
-				  v->path, v->bat_length, v->bat_entries);
+				  v->path, v->bat_length, v->geo.entries);
 	return 0;
 }
 
@@ -199,7 +194,7 @@ static int vhdx_bat_check(struct vhdx *v, struct vr_err *err)
 	uint64_t i, block = 0;
 	int rc = 0;
 
-	ext = calloc(v->bat_entries + 4, sizeof(*ext));
+	ext = calloc(v->geo.entries + 4, sizeof(*ext));
 	if (!ext)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", v->path);
 	ext[n++] = (struct vhdx_bat_extent){ 0, VHDX_MiB, UINT64_MAX };
@@ -211,10 +206,10 @@ static int vhdx_bat_check(struct vhdx *v, struct vr_err *err)
 		ext[n++] = (struct vhdx_bat_extent){ v->hdr.log_offset,
 						     v->hdr.log_length,
 						     UINT64_MAX };
-	for (i = 0; i < v->bat_entries; i++) {
-		bool is_bitmap = (i + 1) % (v->chunk_ratio + 1ull) == 0;
+	for (i = 0; i < v->geo.entries; i++) {
+		bool is_bitmap = (i + 1) % (v->geo.chunk_ratio + 1ull) == 0;
 
-		if (!is_bitmap && block >= v->data_blocks)
+		if (!is_bitmap && block >= v->geo.data_blocks)
 			continue; /* padding entries of the last chunk */
 		rc = vhdx_bat_check_entry(v, i, is_bitmap, block, ext, &n, err);
 		if (rc < 0)
@@ -222,8 +217,8 @@ static int vhdx_bat_check(struct vhdx *v, struct vr_err *err)
 		if (!is_bitmap)
 			block++;
 	}
-	for (block = 0; block < v->data_blocks; block++) {
-		uint64_t chunk = block / v->chunk_ratio;
+	for (block = 0; block < v->geo.data_blocks; block++) {
+		uint64_t chunk = block / v->geo.chunk_ratio;
 
 		if (vhdx_bat_state(vhdx_bat_payload(v, block)) !=
 		    VHDX_BLOCK_PARTIALLY_PRESENT)
@@ -255,20 +250,20 @@ int vhdx_bat_load(struct vhdx *v, struct vr_err *err)
 	rc = vhdx_bat_compute_geometry(v, err);
 	if (rc < 0)
 		return rc;
-	bytes = (size_t)(v->bat_entries * VHDX_BAT_ENTRY_SIZE);
+	bytes = (size_t)(v->geo.entries * VHDX_BAT_ENTRY_SIZE);
 	raw = malloc(bytes ? bytes : 1);
-	v->bat = calloc(v->bat_entries ? v->bat_entries : 1, sizeof(*v->bat));
+	v->bat = calloc(v->geo.entries ? v->geo.entries : 1, sizeof(*v->bat));
 	if (!raw || !v->bat) {
 		free(raw);
 		return vr_err_set(err, -ENOMEM,
 				  "%s: BAT of %" PRIu64
 				  " entries: out of memory",
-				  v->path, v->bat_entries);
+				  v->path, v->geo.entries);
 	}
 	rc = vhdx_file_pread(v, raw, bytes, v->bat_offset, "BAT", err);
 	if (rc < 0)
 		goto out;
-	for (i = 0; i < v->bat_entries; i++)
+	for (i = 0; i < v->geo.entries; i++)
 		v->bat[i] = vr_get_le64(raw + i * VHDX_BAT_ENTRY_SIZE);
 	rc = vhdx_bat_check(v, err);
 out:

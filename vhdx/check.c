@@ -27,7 +27,7 @@ static void vhdx_check_bat(const struct vhdx *v, struct vhdx_report *rep)
 {
 	uint64_t i, reserved = 0, first = 0, block;
 
-	for (i = 0; i < v->bat_entries; i++)
+	for (i = 0; i < v->geo.entries; i++)
 		if (v->bat[i] & VHDX_BAT_RESERVED_MASK && reserved++ == 0)
 			first = i;
 	if (reserved)
@@ -44,7 +44,7 @@ static void vhdx_check_bat(const struct vhdx *v, struct vhdx_report *rep)
 	 * gave up its space is worth a warning. ZERO is fine: qemu-img
 	 * creates fixed disks that way, and the space stays allocated.
 	 */
-	for (block = 0; block < v->data_blocks; block++)
+	for (block = 0; block < v->geo.data_blocks; block++)
 		if (!vhdx_check_fixed_state_ok(
 			    vhdx_bat_state(vhdx_bat_payload(v, block)))) {
 			vhdx_report_add(rep, false,

@@ -5,7 +5,7 @@
  * Invariants of an open struct vhdx (all established by vhdx_open()):
  *  1. Every number below came from the file and was range-checked against
  *     the spec and against file_size before it was stored here.
- *  2. bat[] holds bat_entries host-order entries; every FULLY_PRESENT or
+ *  2. bat[] holds geo.entries host-order entries; every FULLY_PRESENT or
  *     PARTIALLY_PRESENT payload entry and every PRESENT sector bitmap entry
  *     points at a whole block inside the file, outside the fixed structures
  *     (headers, log, region tables, BAT, metadata), and no two overlap.
@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bat.h"
 #include "header.h"
 #include "metadata.h"
 
@@ -52,10 +53,7 @@ struct vhdx {
 	struct vhdx_meta meta;
 
 	/* derived from metadata, [MS-VHDX] 2.5 */
-	uint32_t chunk_ratio;
-	uint64_t data_blocks;
-	uint64_t bitmap_blocks;
-	uint64_t bat_entries;
+	struct vhdx_bat_geometry geo;
 	uint64_t *bat;
 
 	struct vhdx_log_replay *replay; /* read-only open of a dirty log */

@@ -558,12 +558,12 @@ static int vhdx_read_partial(struct vhdx *v, uint64_t block, uint64_t entry,
 {
 	uint32_t lss = v->meta.logical_sector_size;
 	uint64_t sectors_per_block = v->meta.block_size / lss;
-	uint64_t chunk = block / v->chunk_ratio;
+	uint64_t chunk = block / v->geo.chunk_ratio;
 	uint64_t sb_off = vhdx_bat_file_offset(vhdx_bat_bitmap(v, chunk));
 	uint64_t first = in_block / lss;
 	uint64_t last = (in_block + len - 1) / lss;
 	/* The block's bits start on a byte: sectors_per_block >= 256. */
-	uint64_t bit0 = (block % v->chunk_ratio) * sectors_per_block;
+	uint64_t bit0 = (block % v->geo.chunk_ratio) * sectors_per_block;
 	size_t nbytes = (size_t)(last / 8 - first / 8 + 1);
 	uint8_t *bits = malloc(nbytes);
 	size_t done = 0;
@@ -758,15 +758,16 @@ void vhdx_get_info(const struct vhdx *v, struct vhdx_info *info)
 	info->physical_sector_size = v->meta.physical_sector_size;
 	info->leave_blocks_allocated = v->meta.leave_blocks_allocated;
 	info->has_parent = v->meta.has_parent;
-	info->chunk_ratio = v->chunk_ratio;
-	info->data_blocks = v->data_blocks;
-	info->bat_entries = v->bat_entries;
-	for (b = 0; b < v->data_blocks; b++)
+	info->chunk_ratio = v->geo.chunk_ratio;
+	info->data_blocks = v->geo.data_blocks;
+	info->bat_entries = v->geo.entries;
+	for (b = 0; b < v->geo.data_blocks; b++)
 		info->blocks_in_state[vhdx_bat_state(vhdx_bat_payload(v, b))]++;
-	for (b = 0; b < v->bitmap_blocks; b++) {
-		uint64_t idx = b * (v->chunk_ratio + 1ull) + v->chunk_ratio;
+	for (b = 0; b < v->geo.bitmap_blocks; b++) {
+		uint64_t idx =
+			b * (v->geo.chunk_ratio + 1ull) + v->geo.chunk_ratio;
 
-		if (idx < v->bat_entries &&
+		if (idx < v->geo.entries &&
 		    vhdx_bat_state(v->bat[idx]) == VHDX_SB_PRESENT)
 			info->bitmap_blocks_present++;
 	}
