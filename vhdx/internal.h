@@ -7,7 +7,8 @@
  *     the spec and against file_size before it was stored here.
  *  2. bat[] holds geo.entries host-order entries; every FULLY_PRESENT or
  *     PARTIALLY_PRESENT payload entry and every PRESENT sector bitmap entry
- *     points at a whole block inside the file, outside the fixed structures
+ *     points at a block whose used part (a last block may reach past the
+ *     disk's end) lies inside the file, outside the fixed structures
  *     (headers, log, region tables, BAT, metadata), and no two overlap.
  *  3. If the file had a pending log and was opened read-only, replay is
  *     non-NULL and every read of the file goes through vhdx_file_pread(),

@@ -523,6 +523,14 @@ static int vhdx_read_range_check(const struct vhdx *v, uint64_t len,
 	return 0;
 }
 
+/* Reading what a parent holds, from a file opened VHDX_OPEN_NO_PARENT. */
+static int vhdx_err_no_parent(const struct vhdx *v, struct vr_err *err)
+{
+	return vr_err_set(err, -ENOENT,
+			  "%s: differencing disk opened without its parent",
+			  v->path);
+}
+
 static int vhdx_read_chain(struct vhdx *v, void *buf, size_t len, uint64_t off,
 			   struct vr_err *err);
 
@@ -539,10 +547,7 @@ static int vhdx_read_parent(struct vhdx *v, void *buf, size_t len, uint64_t off,
 		return 0;
 	}
 	if (!p)
-		return vr_err_set(
-			err, -ENOENT,
-			"%s: differencing disk opened without its parent",
-			v->path);
+		return vhdx_err_no_parent(v, err);
 	psize = p->meta.virtual_size;
 	if (off < psize)
 		n = psize - off < len ? (size_t)(psize - off) : len;
@@ -686,10 +691,7 @@ static int vhdx_extent_in_block(struct vhdx *v, uint64_t off, uint64_t len,
 						    is_zero, err);
 		}
 		if (v->meta.has_parent && !v->parent)
-			return vr_err_set(
-				err, -ENOENT,
-				"%s: differencing disk opened without its parent",
-				v->path);
+			return vhdx_err_no_parent(v, err);
 		*is_zero = true;
 		break;
 	default:
