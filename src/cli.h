@@ -25,6 +25,7 @@ int cli_info(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_convert(int argc, char **argv);
 int cli_read(int argc, char **argv);
+int cli_write(int argc, char **argv);
 
 /*
  * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;

@@ -90,12 +90,14 @@ static int cli_convert_write_data(int fd, const char *path, const uint8_t *buf,
 	return 0;
 }
 
-static int cli_convert_write(int fd, void *ctx, struct vr_err *err)
+static int cli_convert_write(int fd, const char *tmp, void *ctx,
+			     struct vr_err *err)
 {
 	struct cli_convert_job *job = ctx;
 	uint64_t size = disk_size(job->disk), off = 0, flushed = 0;
 	int rc;
 
+	(void)tmp;
 	if (ftruncate(fd, (off_t)size) < 0)
 		return vr_err_set(err, -errno,
 				  "%s: cannot size to %" PRIu64 " bytes: %s",
@@ -188,7 +190,8 @@ int cli_convert(int argc, char **argv)
 		rc = vr_err_set(&err, -ENOMEM, "%s: out of memory", in);
 		goto out;
 	}
-	rc = vr_file_replace(job.out_path, 0644, cli_convert_write, &job, &err);
+	rc = vr_file_replace(job.out_path, 0644, 0, cli_convert_write, &job,
+			     &err);
 out:
 	progress_free(job.progress);
 	free(job.buf);

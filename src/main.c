@@ -26,6 +26,7 @@ static const struct {
 	{ "check", cli_check, "check the structure of a VHDX file" },
 	{ "convert", cli_convert, "convert VHDX, VHD or raw to a raw image" },
 	{ "read", cli_read, "copy bytes of a disk to standard output" },
+	{ "write", cli_write, "write bytes (or zeros) into a VHDX" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

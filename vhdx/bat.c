@@ -31,14 +31,24 @@ struct vhdx_bat_extent {
 	uint64_t entry; /* BAT index, or UINT64_MAX for a fixed structure */
 };
 
+uint64_t vhdx_bat_payload_index(const struct vhdx *v, uint64_t block)
+{
+	return block + block / v->geo.chunk_ratio;
+}
+
+uint64_t vhdx_bat_bitmap_index(const struct vhdx *v, uint64_t chunk)
+{
+	return chunk * (v->geo.chunk_ratio + 1ull) + v->geo.chunk_ratio;
+}
+
 uint64_t vhdx_bat_payload(const struct vhdx *v, uint64_t block)
 {
-	return v->bat[block + block / v->geo.chunk_ratio];
+	return v->bat[vhdx_bat_payload_index(v, block)];
 }
 
 uint64_t vhdx_bat_bitmap(const struct vhdx *v, uint64_t chunk)
 {
-	return v->bat[chunk * (v->geo.chunk_ratio + 1ull) + v->geo.chunk_ratio];
+	return v->bat[vhdx_bat_bitmap_index(v, chunk)];
 }
 
 static int vhdx_bat_extent_cmp(const void *a, const void *b)

@@ -59,6 +59,10 @@ void vhdx_bat_geometry(uint64_t virtual_size, uint32_t block_size,
  */
 int vhdx_bat_load(struct vhdx *v, struct vr_err *err);
 
+/* Index into v->bat of payload block @block / chunk @chunk's bitmap. */
+uint64_t vhdx_bat_payload_index(const struct vhdx *v, uint64_t block);
+uint64_t vhdx_bat_bitmap_index(const struct vhdx *v, uint64_t chunk);
+
 /* Entry of payload block @block (< v->data_blocks). */
 uint64_t vhdx_bat_payload(const struct vhdx *v, uint64_t block);
 

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,17 +59,6 @@ struct vhdx_create_plan {
 	uint8_t *locator; /* parent locator item, or NULL */
 	size_t locator_len;
 };
-
-/* A random (version 4) GUID in on-disk order. */
-static int vhdx_create_guid(uint8_t g[16], const char *path, struct vr_err *err)
-{
-	if (getrandom(g, 16, 0) != 16)
-		return vr_err_set(err, -EIO, "%s: no random bytes for a GUID",
-				  path);
-	g[7] = (uint8_t)((g[7] & 0x0f) | 0x40); /* Data3 high nibble: v4 */
-	g[8] = (uint8_t)((g[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	return 0;
-}
 
 static bool vhdx_create_is_power_of_2(uint32_t x)
 {
@@ -293,11 +281,11 @@ static int vhdx_create_plan(struct vhdx_create_plan *pl, const char *path,
 				pl->g.bitmap_blocks * VHDX_SB_BLOCK_SIZE;
 	else
 		pl->file_size = pl->data_offset;
-	rc = vhdx_create_guid(pl->file_write_guid, path, err);
+	rc = vhdx_guid_generate(pl->file_write_guid, path, err);
 	if (rc == 0)
-		rc = vhdx_create_guid(pl->data_write_guid, path, err);
+		rc = vhdx_guid_generate(pl->data_write_guid, path, err);
 	if (rc == 0)
-		rc = vhdx_create_guid(pl->page83, path, err);
+		rc = vhdx_guid_generate(pl->page83, path, err);
 	return rc;
 }
 
@@ -461,12 +449,14 @@ static int vhdx_create_write_bat(int fd, const struct vhdx_create_plan *pl,
 	return 0;
 }
 
-static int vhdx_create_write(int fd, void *ctx, struct vr_err *err)
+static int vhdx_create_write(int fd, const char *tmp, void *ctx,
+			     struct vr_err *err)
 {
 	const struct vhdx_create_plan *pl = ctx;
 	uint8_t *buf = malloc(VHDX_CREATE_META_LENGTH);
 	int rc;
 
+	(void)tmp;
 	if (!buf)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", pl->path);
 	if (ftruncate(fd, (off_t)pl->file_size) < 0) {
@@ -492,11 +482,26 @@ int vhdx_create(const char *path, const struct vhdx_create_opts *o,
 	struct stat st;
 	int rc;
 
+	/* Fail early; the rename refuses a file made in the meantime. */
 	if (lstat(path, &st) == 0)
 		return vr_err_set(err, -EEXIST, "%s: already exists", path);
 	rc = vhdx_create_plan(&pl, path, o, err);
 	if (rc == 0)
-		rc = vr_file_replace(path, 0644, vhdx_create_write, &pl, err);
+		rc = vr_file_replace(path, 0644, VR_REPLACE_NOCLOBBER,
+				     vhdx_create_write, &pl, err);
+	free(pl.locator);
+	return rc;
+}
+
+int vhdx_create_fd(int fd, const char *path, const struct vhdx_create_opts *o,
+		   struct vr_err *err)
+{
+	struct vhdx_create_plan pl;
+	int rc;
+
+	rc = vhdx_create_plan(&pl, path, o, err);
+	if (rc == 0)
+		rc = vhdx_create_write(fd, path, &pl, err);
 	free(pl.locator);
 	return rc;
 }

@@ -12,8 +12,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "vhdx.h"
+#include "vr_err.h"
 
 /* 2DC27766-F623-4200-9D64-115E9BFD4A08 */
 const uint8_t vhdx_guid_bat[16] = { 0x66, 0x77, 0xc2, 0x2d, 0x23, 0xf6,
@@ -116,5 +118,16 @@ int vhdx_guid_parse(const char *text, uint8_t guid[16])
 		i += 2;
 	}
 	memcpy(guid, out, 16);
+	return 0;
+}
+
+int vhdx_guid_generate(uint8_t guid[16], const char *path, struct vr_err *err)
+{
+	if (getrandom(guid, 16, 0) != 16)
+		return vr_err_set(err, -EIO, "%s: no random bytes for a GUID",
+				  path);
+	guid[7] =
+		(uint8_t)((guid[7] & 0x0f) | 0x40); /* Data3 high nibble: v4 */
+	guid[8] = (uint8_t)((guid[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	return 0;
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct vr_err;
+
 /* Regions, 2.2.3.1 */
 extern const uint8_t vhdx_guid_bat[16];
 extern const uint8_t vhdx_guid_metadata[16];
@@ -28,5 +30,11 @@ bool vhdx_guid_is_zero(const uint8_t guid[16]);
  * into on-disk order. Returns 0 or -EINVAL.
  */
 int vhdx_guid_parse(const char *text, uint8_t guid[16]);
+
+/*
+ * A random (version 4) GUID in on-disk order. Returns 0, or -EIO with @err
+ * naming @path when the system has no random bytes.
+ */
+int vhdx_guid_generate(uint8_t guid[16], const char *path, struct vr_err *err);
 
 #endif /* VHDX_GUID_H */

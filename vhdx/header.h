@@ -94,8 +94,6 @@ void vhdx_region_csum_set(uint8_t *buf);
  */
 int vhdx_header_load(struct vhdx *v, struct vr_err *err);
 
-#endif /* VHDX_HEADER_H */
-
 /*
  * Make v->hdr durable: write it with the sequence number + 1 over the
  * non-current header, flush, and repeat for the other copy so both carry
@@ -103,3 +101,5 @@ int vhdx_header_load(struct vhdx *v, struct vr_err *err);
  * Returns 0, -EIO, -ENOSPC.
  */
 int vhdx_header_update(struct vhdx *v, struct vr_err *err);
+
+#endif /* VHDX_HEADER_H */

@@ -30,6 +30,7 @@
 
 struct vhdx_log_replay;
 struct vhdx_report;
+struct vhdx_session;
 struct vr_err;
 
 #define VHDX_KiB 1024u
@@ -60,6 +61,8 @@ struct vhdx {
 	struct vhdx_log_replay *replay; /* read-only open of a dirty log */
 	unsigned log_entries_replayed;
 
+	struct vhdx_session *ses; /* write.c: the write session, or NULL */
+
 	struct vhdx *parent;
 	struct vhdx_report *rep; /* borrowed during open, then NULL */
 };
@@ -79,5 +82,19 @@ int vhdx_file_pread(const struct vhdx *v, void *buf, size_t len, uint64_t off,
  */
 void vhdx_report_add(struct vhdx_report *rep, bool is_error, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Patch @buf, holding the file's bytes [@off, @off + @len), with metadata
+ * sectors the write session has changed but not yet written in place.
+ */
+void vhdx_session_overlay(const struct vhdx *v, void *buf, size_t len,
+			  uint64_t off);
+
+/*
+ * End the write session, if any (vhdx_close()): log what is pending, write
+ * the log's sectors in place, flush and clear LogGuid. Cannot fail: any
+ * error leaves the log to be replayed at the next open.
+ */
+void vhdx_session_end(struct vhdx *v);
 
 #endif /* VHDX_INTERNAL_H */

@@ -863,6 +863,8 @@ struct vhdx_log_writer {
 	uint32_t log_length;
 	uint8_t log_guid[16];
 	uint32_t head;	   /* log offset the next entry starts at */
+	uint32_t tail;	   /* log offset of the sequence's first entry */
+	uint32_t used;	   /* bytes from tail to head */
 	uint64_t sequence; /* SequenceNumber of the next entry */
 };
 
@@ -898,6 +900,29 @@ void vhdx_log_writer_free(struct vhdx_log_writer *w)
 	free(w);
 }
 
+/* Bytes of an entry carrying @n sectors. */
+static uint64_t vhdx_log_entry_bytes(size_t n)
+{
+	return (vhdx_log_desc_sectors((uint32_t)n) + n) * VHDX_LOG_SECTOR;
+}
+
+size_t vhdx_log_writer_room(const struct vhdx_log_writer *w)
+{
+	uint32_t left = w->log_length / 2 - w->used;
+	size_t n = left / VHDX_LOG_SECTOR;
+
+	/* n sectors need at least one descriptor sector besides */
+	while (n > 0 && vhdx_log_entry_bytes(n) > left)
+		n--;
+	return n;
+}
+
+void vhdx_log_writer_restart(struct vhdx_log_writer *w)
+{
+	w->tail = w->head;
+	w->used = 0;
+}
+
 /* Header, descriptors and data sectors of one entry into @buf. */
 static void vhdx_log_entry_encode(const struct vhdx_log_writer *w,
 				  const struct vhdx_log_sector *sectors,
@@ -911,7 +936,7 @@ static void vhdx_log_entry_encode(const struct vhdx_log_writer *w,
 	memset(buf, 0, len);
 	vr_put_le32(buf + VHDX_LOG_HDR_SIGNATURE, VHDX_LOG_SIG_ENTRY);
 	vr_put_le32(buf + VHDX_LOG_HDR_ENTRY_LENGTH, (uint32_t)len);
-	vr_put_le32(buf + VHDX_LOG_HDR_TAIL, w->head);
+	vr_put_le32(buf + VHDX_LOG_HDR_TAIL, w->tail);
 	vr_put_le64(buf + VHDX_LOG_HDR_SEQUENCE, w->sequence);
 	vr_put_le32(buf + VHDX_LOG_HDR_DESC_COUNT, (uint32_t)n);
 	memcpy(buf + VHDX_LOG_HDR_LOG_GUID, w->log_guid, 16);
@@ -946,19 +971,16 @@ int vhdx_log_write_entry(struct vhdx_log_writer *w,
 			 uint64_t flushed_file_offset,
 			 uint64_t last_file_offset, struct vr_err *err)
 {
-	uint64_t len64;
 	uint8_t *buf;
 	size_t len, done = 0, i;
 	int rc = 0;
 
 	assert(w && sectors);
-	len64 = n ? (vhdx_log_desc_sectors((uint32_t)n) + n) * VHDX_LOG_SECTOR
-		  : 0;
-	if (n == 0 || n > w->log_length / VHDX_LOG_SECTOR ||
-	    len64 > w->log_length / 2)
+	if (n == 0 || n > vhdx_log_writer_room(w))
 		return vr_err_set(err, -EINVAL,
 				  "%s: log entry of %zu sectors does not fit "
-				  "in half of a %" PRIu32 "-byte log",
+				  "in what is left of half the %" PRIu32
+				  "-byte log",
 				  w->path, n, w->log_length);
 	for (i = 0; i < n; i++)
 		if (sectors[i].file_offset % VHDX_LOG_SECTOR)
@@ -966,7 +988,7 @@ int vhdx_log_write_entry(struct vhdx_log_writer *w,
 					  "%s: log entry: sector at 0x%" PRIx64
 					  " is not 4 KiB aligned",
 					  w->path, sectors[i].file_offset);
-	len = (size_t)len64;
+	len = (size_t)vhdx_log_entry_bytes(n);
 	buf = malloc(len);
 	if (!buf)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", w->path);
@@ -990,12 +1012,8 @@ int vhdx_log_write_entry(struct vhdx_log_writer *w,
 		}
 		done += piece;
 	}
-	if (fdatasync(w->fd) < 0) {
-		rc = vr_err_set(err, -errno, "%s: log flush: %s", w->path,
-				strerror(errno));
-		goto out;
-	}
 	w->head = (uint32_t)((w->head + len) % w->log_length);
+	w->used += (uint32_t)len;
 	w->sequence++;
 out:
 	free(buf);

@@ -71,13 +71,16 @@ int vhdx_log_replay_apply(const struct vhdx_log_replay *r, int fd,
 
 /*
  * Writing the log (2.3.1), the half a read-write open uses for every
- * metadata change. Each entry is written as a sequence of its own (its Tail
- * is itself): by the time the next entry is written the previous one has
- * been applied and flushed, so replaying only the newest complete entry is
- * always enough, and replaying it twice changes nothing.
+ * metadata change. Entries form a sequence: each names the sequence's
+ * first entry as its Tail, so replay applies them all, oldest first, and
+ * later entries win. The caller applies the sequence's sectors to the file
+ * only at a checkpoint (flush the entries, write the sectors in place,
+ * flush), then starts a new sequence with vhdx_log_writer_restart().
  *
- * An entry never overwrites the one before it (an entry may use at most
- * half the log), so a torn write always leaves the previous entry intact.
+ * A sequence never grows past half the log. So the first entry of a new
+ * sequence, written at the head, never overwrites the previous sequence:
+ * a torn write leaves that sequence whole, and replaying it again (it was
+ * applied) changes nothing.
  */
 struct vhdx_log_writer;
 
@@ -99,12 +102,25 @@ int vhdx_log_writer_new(const struct vhdx_log_params *p,
 void vhdx_log_writer_free(struct vhdx_log_writer *w);
 
 /*
- * Encode @n sector updates as one entry (data descriptors in the given
- * order), write it at the log's head, fdatasync(). @flushed_file_offset
- * and @last_file_offset go into the entry header (2.3.1.1). Does not apply
- * the sectors: the caller does after this returns (and flushes again).
- * Returns 0, -EINVAL (no sectors, unaligned offset, entry larger than half
- * the log), -ENOMEM, -EIO, -ENOSPC.
+ * How many sectors one more entry of the current sequence may carry
+ * (0: none; checkpoint and restart first).
+ */
+size_t vhdx_log_writer_room(const struct vhdx_log_writer *w);
+
+/*
+ * Start a new sequence at the head. Only after every entry written so far
+ * has been applied to the file and flushed.
+ */
+void vhdx_log_writer_restart(struct vhdx_log_writer *w);
+
+/*
+ * Encode @n sector updates as one entry of the current sequence (data
+ * descriptors in the given order) and write it at the log's head. Does not
+ * flush: the caller does before anything depends on it, and applies the
+ * sectors only at a checkpoint. @flushed_file_offset and @last_file_offset
+ * go into the entry header (2.3.1.1).
+ * Returns 0, -EINVAL (no sectors, an unaligned offset, more sectors than
+ * vhdx_log_writer_room()), -ENOMEM, -EIO, -ENOSPC.
  */
 int vhdx_log_write_entry(struct vhdx_log_writer *w,
 			 const struct vhdx_log_sector *sectors, size_t n,

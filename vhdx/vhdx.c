@@ -106,6 +106,7 @@ int vhdx_file_pread(const struct vhdx *v, void *buf, size_t len, uint64_t off,
 	}
 	if (v->replay)
 		vhdx_log_replay_overlay(v->replay, buf, len, off);
+	vhdx_session_overlay(v, buf, len, off);
 	return 0;
 }
 
@@ -115,6 +116,7 @@ static void vhdx_free_one(struct vhdx *v)
 {
 	if (!v)
 		return;
+	vhdx_session_end(v);
 	if (v->fd >= 0)
 		close(v->fd);
 	vhdx_log_replay_free(v->replay);

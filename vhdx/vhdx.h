@@ -110,7 +110,12 @@ struct vhdx_info {
 int vhdx_open(const char *path, unsigned flags, const char *parent_path,
 	      struct vhdx **out, struct vhdx_report *rep, struct vr_err *err);
 
-/* Close the chain opened by vhdx_open(). Accepts NULL. */
+/*
+ * Close the chain opened by vhdx_open(). Accepts NULL. After writes it
+ * finishes the session (the log's work written in place, LogGuid cleared);
+ * call vhdx_flush() first to learn of errors: what it made durable is
+ * never lost, whatever close meets.
+ */
 void vhdx_close(struct vhdx *v);
 
 /* Fill @info for this file of the chain (not its parents). */
@@ -143,6 +148,43 @@ void vhdx_locator_entry(const struct vhdx *v, size_t i, const char **key,
  */
 int vhdx_read(struct vhdx *v, void *buf, size_t len, uint64_t off,
 	      struct vr_err *err);
+
+/*
+ * Write @len bytes from @buf to the virtual disk at @off, in this file only
+ * (a parent is never written). @off and @len must be multiples of the
+ * logical sector size. Needs VHDX_OPEN_RDWR. The first change of an open
+ * gives the file a new FileWriteGuid and DataWriteGuid (so children made
+ * from the old content refuse it); metadata changes go through the log.
+ * Data is durable after vhdx_flush(); a process killed before leaves the
+ * disk as it was after some prefix of its writes (the one in flight
+ * possibly in part).
+ * Returns 0, -EINVAL (range outside the disk or unaligned), -EBADF
+ * (read-only open), -ENOSPC, -EFBIG, -ENOMEM, -EIO (also: an earlier write
+ * of this open failed, reopen to go on), -ENOTSUP (log too small).
+ */
+int vhdx_write(struct vhdx *v, const void *buf, size_t len, uint64_t off,
+	       struct vr_err *err);
+
+/* vhdx_zero() flags: the range may give back its space (trim, UNMAP). */
+#define VHDX_ZERO_UNMAP 0x1u
+
+/*
+ * Make @len bytes at @off read as zeros, as vhdx_write() of zeros would
+ * but cheaper: whole blocks of a dynamic disk become ZERO (or, with
+ * VHDX_ZERO_UNMAP, UNMAPPED) blocks whose space is released at the next
+ * checkpoint; elsewhere the file range is punched or zero-filled. A
+ * differencing disk keeps zeros as present data, so every reader agrees
+ * they hide the parent. Returns as vhdx_write().
+ */
+int vhdx_zero(struct vhdx *v, uint64_t off, uint64_t len, unsigned flags,
+	      struct vr_err *err);
+
+/*
+ * Make every write so far durable: pending metadata goes to the log, and
+ * the file is flushed. Cheap to call often; vhdx_close() later writes the
+ * log's work in place and clears the log. Returns 0, -EIO, -ENOSPC.
+ */
+int vhdx_flush(struct vhdx *v, struct vr_err *err);
 
 /*
  * How the disk reads from @off on: sets *@run to the length (> 0, at most
@@ -185,6 +227,15 @@ struct vhdx_create_opts {
  */
 int vhdx_create(const char *path, const struct vhdx_create_opts *o,
 		struct vr_err *err);
+
+/*
+ * As vhdx_create(), but lay the new file out in @fd, an empty file open for
+ * writing (a temp file the caller renames to @path after filling it; see
+ * vr_file_replace()). @path is what the parent locator is made relative
+ * to. Returns as vhdx_create(), never -EEXIST.
+ */
+int vhdx_create_fd(int fd, const char *path, const struct vhdx_create_opts *o,
+		   struct vr_err *err);
 
 /*
  * Repair what is safe to repair in @path: replay a pending log into the

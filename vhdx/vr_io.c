@@ -92,8 +92,24 @@ out:
 	return rc;
 }
 
-int vr_file_replace(const char *path, mode_t mode, vr_file_writer write,
-		    void *ctx, struct vr_err *err)
+/* rename(), or with VR_REPLACE_NOCLOBBER fail with -EEXIST if @to exists. */
+static int vr_file_rename(const char *from, const char *to, unsigned flags)
+{
+	if (!(flags & VR_REPLACE_NOCLOBBER))
+		return rename(from, to) < 0 ? -errno : 0;
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: link() never clobbers. */
+	if (link(from, to) < 0)
+		return -errno;
+	unlink(from);
+	return 0;
+}
+
+int vr_file_replace(const char *path, mode_t mode, unsigned flags,
+		    vr_file_writer write, void *ctx, struct vr_err *err)
 {
 	size_t n = strlen(path) + sizeof(".tmp.XXXXXX");
 	char *tmp = malloc(n);
@@ -114,7 +130,7 @@ int vr_file_replace(const char *path, mode_t mode, vr_file_writer write,
 				strerror(errno));
 		goto out_close;
 	}
-	rc = write(fd, ctx, err);
+	rc = write(fd, tmp, ctx, err);
 	if (rc < 0)
 		goto out_close;
 	if (fsync(fd) < 0) {
@@ -129,9 +145,13 @@ int vr_file_replace(const char *path, mode_t mode, vr_file_writer write,
 		goto out_unlink;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = vr_err_set(err, -errno, "%s: rename: %s", path,
-				strerror(errno));
+	rc = vr_file_rename(tmp, path, flags);
+	if (rc == -EEXIST) {
+		rc = vr_err_set(err, rc, "%s: already exists", path);
+		goto out_unlink;
+	}
+	if (rc < 0) {
+		rc = vr_err_set(err, rc, "%s: rename: %s", path, strerror(-rc));
 		goto out_unlink;
 	}
 	free(tmp);

@@ -1119,15 +1119,18 @@ static void t_write_one(struct vhdx_log_writer *w, uint8_t seed)
 		0);
 }
 
-/* Load the log of @f, apply it, and compare T_TARGET with pattern @seed. */
-static void t_expect_replay_of(struct t_file *f, uint8_t seed)
+/*
+ * Load the log of @f, check it holds @entries entries, apply it, and compare
+ * T_TARGET with pattern @seed.
+ */
+static void t_expect_replay_of(struct t_file *f, unsigned entries, uint8_t seed)
 {
 	struct vhdx_log_replay *r = NULL;
 	struct vr_err err = { 0 };
 	uint8_t want[T_SECTOR], got[T_SECTOR];
 
 	CU_ASSERT_EQUAL_FATAL(t_load(f, &r, &err), 0);
-	CU_ASSERT_EQUAL(vhdx_log_replay_entries(r), 1);
+	CU_ASSERT_EQUAL(vhdx_log_replay_entries(r), entries);
 	CU_ASSERT_EQUAL_FATAL(vhdx_log_replay_apply(r, f->fd, f->path, &err),
 			      0);
 	t_pattern(want, seed);
@@ -1173,12 +1176,25 @@ static void test_vhdx_log_writer_newest_entry_wins_after_wrap(void)
 	struct t_file f;
 	unsigned i;
 
+	unsigned in_sequence = 0;
+
 	t_file_open(&f, NULL, T_FILE_SIZE);
 	w = t_writer(&f);
-	/* 8 KiB entries: 300 of them go round a 1 MiB log more than once */
-	for (i = 1; i <= 300; i++)
+	/*
+	 * 8 KiB entries: 300 of them go round a 1 MiB log more than once,
+	 * in sequences of 64 (half the log); a checkpoint would apply each
+	 * sequence before the restart.
+	 */
+	for (i = 1; i <= 300; i++) {
+		if (vhdx_log_writer_room(w) == 0) {
+			CU_ASSERT_EQUAL(in_sequence, 64);
+			vhdx_log_writer_restart(w);
+			in_sequence = 0;
+		}
 		t_write_one(w, (uint8_t)i);
-	t_expect_replay_of(&f, (uint8_t)300);
+		in_sequence++;
+	}
+	t_expect_replay_of(&f, in_sequence, (uint8_t)300);
 	vhdx_log_writer_free(w);
 	t_file_close(&f);
 }
@@ -1199,7 +1215,57 @@ static void test_vhdx_log_writer_torn_entry_leaves_previous(void)
 	CU_ASSERT_FATAL(pwrite(f.fd, &byte, 1,
 			       T_LOG_OFFSET + 2 * T_SECTOR + T_SECTOR + 100) ==
 			1);
-	t_expect_replay_of(&f, 1);
+	t_expect_replay_of(&f, 1, 1);
+	vhdx_log_writer_free(w);
+	t_file_close(&f);
+}
+
+static void test_vhdx_log_writer_sequence_replays_in_order(void)
+{
+	uint8_t a[T_SECTOR], b[T_SECTOR], got[T_SECTOR];
+	struct vhdx_log_sector s[2] = { { T_TARGET, a },
+					{ T_TARGET + T_SECTOR, b } };
+	struct vhdx_log_writer *w;
+	struct vr_err err = { 0 };
+	struct t_file f;
+
+	t_file_open(&f, NULL, T_FILE_SIZE);
+	w = t_writer(&f);
+	/* entry 1 writes both sectors, entry 2 only the first again */
+	t_pattern(a, 7);
+	t_pattern(b, 8);
+	CU_ASSERT_EQUAL_FATAL(
+		vhdx_log_write_entry(w, s, 2, T_FILE_SIZE, T_FILE_SIZE, &err),
+		0);
+	t_write_one(w, 9);
+	t_expect_replay_of(&f, 2, 9);
+	t_read(&f, got, T_SECTOR, T_TARGET + T_SECTOR);
+	CU_ASSERT_EQUAL(memcmp(got, b, T_SECTOR), 0);
+	vhdx_log_writer_free(w);
+	t_file_close(&f);
+}
+
+static void test_vhdx_log_writer_torn_restart_keeps_old_sequence(void)
+{
+	struct vhdx_log_writer *w;
+	struct t_file f;
+	unsigned i;
+	uint8_t byte;
+
+	t_file_open(&f, NULL, T_FILE_SIZE);
+	w = t_writer(&f);
+	/* fill a sequence to half the log, then start the next one */
+	for (i = 1; vhdx_log_writer_room(w) > 0; i++)
+		t_write_one(w, (uint8_t)i);
+	vhdx_log_writer_restart(w);
+	t_write_one(w, 0xaa);
+	/* tear the new sequence's only entry (it starts at 512 KiB) */
+	t_read(&f, &byte, 1, T_LOG_OFFSET + 512 * 1024 + T_SECTOR + 7);
+	byte ^= 0xff;
+	CU_ASSERT_FATAL(pwrite(f.fd, &byte, 1,
+			       T_LOG_OFFSET + 512 * 1024 + T_SECTOR + 7) == 1);
+	/* the old sequence is whole: 64 entries, the last one wins */
+	t_expect_replay_of(&f, i - 1, (uint8_t)(i - 1));
 	vhdx_log_writer_free(w);
 	t_file_close(&f);
 }
@@ -1220,16 +1286,25 @@ static void test_vhdx_log_writer_refuses_bad_entries(void)
 		s[i].file_offset = T_TARGET + (uint64_t)i * T_SECTOR;
 		s[i].data = sector;
 	}
-	/* 126 sectors + 1 descriptor sector = 508 KiB: half a log at most */
-	CU_ASSERT_EQUAL(
-		vhdx_log_write_entry(w, s, 126, T_FILE_SIZE, T_FILE_SIZE, &err),
-		0);
 	/* 127 need 2 descriptor sectors: 516 KiB, more than half */
+	CU_ASSERT_EQUAL(vhdx_log_writer_room(w), 126);
 	CU_ASSERT_EQUAL(
 		vhdx_log_write_entry(w, s, 127, T_FILE_SIZE, T_FILE_SIZE, &err),
 		-EINVAL);
 	CU_ASSERT(t_msg_has(&err, "half"));
 	vr_err_clear(&err);
+	/* 126 sectors + 1 descriptor sector = 508 KiB: half a log at most */
+	CU_ASSERT_EQUAL(
+		vhdx_log_write_entry(w, s, 126, T_FILE_SIZE, T_FILE_SIZE, &err),
+		0);
+	/* the sequence is full: one more sector needs a restart */
+	CU_ASSERT_EQUAL(vhdx_log_writer_room(w), 0);
+	CU_ASSERT_EQUAL(
+		vhdx_log_write_entry(w, s, 1, T_FILE_SIZE, T_FILE_SIZE, &err),
+		-EINVAL);
+	vr_err_clear(&err);
+	vhdx_log_writer_restart(w);
+	CU_ASSERT_EQUAL(vhdx_log_writer_room(w), 126);
 	CU_ASSERT_EQUAL(
 		vhdx_log_write_entry(w, s, 0, T_FILE_SIZE, T_FILE_SIZE, &err),
 		-EINVAL);
@@ -1288,6 +1363,8 @@ int main(void)
 		T(test_vhdx_log_writer_entry_replays),
 		T(test_vhdx_log_writer_newest_entry_wins_after_wrap),
 		T(test_vhdx_log_writer_torn_entry_leaves_previous),
+		T(test_vhdx_log_writer_sequence_replays_in_order),
+		T(test_vhdx_log_writer_torn_restart_keeps_old_sequence),
 		T(test_vhdx_log_writer_refuses_bad_entries),
 #undef T
 	};

@@ -86,14 +86,18 @@ static void test_vr_pread_full_reports_short_read_at_eof(void)
 	free(path);
 }
 
-static int test_vr_write_ok(int fd, void *ctx, struct vr_err *err)
+static int test_vr_write_ok(int fd, const char *tmp, void *ctx,
+			    struct vr_err *err)
 {
+	(void)tmp;
 	(void)err;
 	return vr_pwrite_full(fd, ctx, strlen(ctx), 0) < 0 ? -EIO : 0;
 }
 
-static int test_vr_write_fails(int fd, void *ctx, struct vr_err *err)
+static int test_vr_write_fails(int fd, const char *tmp, void *ctx,
+			       struct vr_err *err)
 {
+	(void)tmp;
 	(void)fd;
 	(void)ctx;
 	return vr_err_set(err, -ENOSPC, "disk full (simulated)");
@@ -107,7 +111,7 @@ static void test_vr_file_replace_is_all_or_nothing(void)
 	int fd;
 
 	CU_ASSERT_EQUAL(
-		vr_file_replace(path, 0644, test_vr_write_fails, NULL, &err),
+		vr_file_replace(path, 0644, 0, test_vr_write_fails, NULL, &err),
 		-ENOSPC);
 	fd = open(path, O_RDONLY);
 	CU_ASSERT_EQUAL(read(fd, buf, sizeof(buf)), 3);
@@ -120,12 +124,25 @@ static void test_vr_file_replace_is_all_or_nothing(void)
 
 	vr_err_clear(&err);
 	CU_ASSERT_EQUAL(
-		vr_file_replace(path, 0600, test_vr_write_ok, "new!", &err), 0);
+		vr_file_replace(path, 0600, 0, test_vr_write_ok, "new!", &err),
+		0);
 	memset(buf, 0, sizeof(buf));
 	fd = open(path, O_RDONLY);
 	CU_ASSERT_EQUAL(read(fd, buf, sizeof(buf)), 4);
 	CU_ASSERT_STRING_EQUAL(buf, "new!");
 	close(fd);
+	/* with VR_REPLACE_NOCLOBBER an existing file stays as it is */
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(vr_file_replace(path, 0600, VR_REPLACE_NOCLOBBER,
+					test_vr_write_ok, "other", &err),
+			-EEXIST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "already exists"));
+	memset(buf, 0, sizeof(buf));
+	fd = open(path, O_RDONLY);
+	CU_ASSERT_EQUAL(read(fd, buf, sizeof(buf)), 4);
+	CU_ASSERT_STRING_EQUAL(buf, "new!");
+	close(fd);
+	CU_ASSERT_EQUAL(system(cmd), 0);
 	unlink(path);
 	free(path);
 }
