@@ -26,48 +26,16 @@ setup()
 {
 	vr_setup
 	T=$VR_WORK
-	MOUNTS=()
 }
 
 teardown()
 {
-	local m
-
-	# Unmount first: vr_teardown cannot remove a live FUSE mount.
-	for m in "${MOUNTS[@]}"; do
-		umount "$m" 2>/dev/null || fusermount -u "$m" 2>/dev/null ||
-			umount -l "$m" 2>/dev/null || true
-	done
 	vr_teardown
 }
 
 mkvhdx()
 {
 	python3 "$MKVHDX" "$@"
-}
-
-# vhdi_mount IMAGE DIR (relative to the test directory): mount IMAGE's chain with libvhdi's vhdimount (it
-# finds each parent by the file name in absolute_win32_path, in the child's
-# directory) and set VHDI_TOP to the file showing the whole chain. vhdimount
-# names the layers vhdi1..vhdiN, base first, so the top is the last one.
-vhdi_mount()
-{
-	local img=$1 dir=$2 i
-
-	mkdir -p "$dir"
-	# vhdimount daemonizes once mounted; fd 3 is bats' and must not leak
-	# into the daemon, or bats waits for it.
-	vhdimount "$img" "$dir" >"$dir.log" 2>&1 3>&- || {
-		cat "$dir.log"
-		return 1
-	}
-	MOUNTS+=("$T/$dir")
-	for i in $(seq 100); do
-		[ -e "$dir/vhdi1" ] && break
-		sleep 0.1
-	done
-	VHDI_TOP=$dir/$(ls "$dir" | sort -V | tail -n 1)
-	[ -f "$VHDI_TOP" ]
 }
 
 # masked_copy SRC DST BLOCK_SIZE BLOCK...: DST = SRC with those blocks zeroed
@@ -104,36 +72,6 @@ differ()
 		echo "$1 and $2 are equal" >&2
 		return 1
 	fi
-}
-
-# sparse_cmp A B: like cmp, but ranges that are holes in both files are
-# known to be equal (zeros) without reading them: a 4 GiB sparse image then
-# costs only its data.
-sparse_cmp()
-{
-	python3 - "$1" "$2" <<'EOF'
-import os, sys
-fa, fb = (os.open(p, os.O_RDONLY) for p in sys.argv[1:3])
-size = os.fstat(fa).st_size
-if os.fstat(fb).st_size != size:
-    sys.exit("%s and %s differ in size" % tuple(sys.argv[1:3]))
-def runs(fd):
-    off = 0
-    while off < size:
-        try:
-            d = os.lseek(fd, off, os.SEEK_DATA)
-        except OSError:
-            return
-        h = os.lseek(fd, d, os.SEEK_HOLE)
-        yield d, h
-        off = h
-for start, end in sorted(list(runs(fa)) + list(runs(fb))):
-    for o in range(start, end, 1 << 20):
-        n = min(1 << 20, end - o)
-        if os.pread(fa, n, o) != os.pread(fb, n, o):
-            sys.exit("%s and %s differ in the MiB at %d" %
-                     (sys.argv[1], sys.argv[2], o))
-EOF
 }
 
 # guid_of TEXT: a GUID in lower case without braces
@@ -353,7 +291,7 @@ make_child()
 	# vhdimount refuses it too (libvhdi: "mismatch in identifier").
 	mkdir mnt
 	if vhdimount child.vhdx mnt >/dev/null 2>&1 3>&-; then
-		MOUNTS+=("$T/mnt")
+		VR_MOUNTS+=("$T/mnt")
 		echo "vhdimount accepted a child whose parent does not match" >&2
 		false
 	fi

@@ -36,13 +36,23 @@ vr_setup()
 	fi
 	VR_WORK=$(mktemp -d "${TMPDIR:-/tmp}/vr-integ.XXXXXX") || return 1
 	export VR_WORK
+	VR_MOUNTS=()
 	cd "$VR_WORK" || return 1
 }
 
-# vr_teardown: remove the work directory of vr_setup (and only that).
+# vr_teardown: unmount what vhdi_mount mounted, remove the work directory
+# of vr_setup (and only that).
 vr_teardown()
 {
+	local m
+
 	cd / || return 1
+	# Unmount first: a live FUSE mount cannot be removed.
+	for m in "${VR_MOUNTS[@]}"; do
+		umount "$m" 2>/dev/null || fusermount -u "$m" 2>/dev/null ||
+			umount -l "$m" 2>/dev/null || true
+	done
+	VR_MOUNTS=()
 	if [[ -n ${VR_WORK:-} && -d $VR_WORK &&
 		$VR_WORK == */vr-integ.* ]]; then
 		rm -rf -- "$VR_WORK"
@@ -179,4 +189,75 @@ json_true()
 		printf '%s\n' "$json" | head -c 4000
 		return 1
 	fi
+}
+
+# vhdi_mount IMAGE DIR (relative to the test directory): mount IMAGE's
+# chain with libvhdi's vhdimount (it finds each parent by the file name in
+# absolute_win32_path, in the child's directory) and set VHDI_TOP to the
+# file showing the whole chain. vhdimount names the layers vhdi1..vhdiN,
+# base first, so the top is the last one. vr_teardown unmounts it.
+vhdi_mount()
+{
+	local img=$1 dir=$2 i
+
+	mkdir -p "$dir"
+	# vhdimount daemonizes once mounted; fd 3 is bats' and must not leak
+	# into the daemon, or bats waits for it.
+	vhdimount "$img" "$dir" >"$dir.log" 2>&1 3>&- || {
+		cat "$dir.log"
+		return 1
+	}
+	VR_MOUNTS+=("$VR_WORK/$dir")
+	for i in $(seq 100); do
+		[ -e "$dir/vhdi1" ] && break
+		sleep 0.1
+	done
+	VHDI_TOP=$dir/$(ls "$dir" | sort -V | tail -n 1)
+	[ -f "$VHDI_TOP" ]
+}
+
+# vhdi_umount DIR: unmount a vhdi_mount (before the image changes again).
+vhdi_umount()
+{
+	umount "$1"
+}
+
+# sparse_cmp A B: like cmp, but ranges that are holes in both files are
+# known to be equal (zeros) without reading them: a 4 GiB sparse image then
+# costs only its data.
+# sparse_cmp --data-of B A B: compare only where B has data (A may be a
+# FUSE file, whose holes cannot be found). Ranges B holds as holes are
+# then not compared: use where A's content there is checked otherwise.
+sparse_cmp()
+{
+	local only_b=0
+
+	if [[ $1 == --data-of ]]; then
+		only_b=1
+		shift 2
+	fi
+	python3 - "$1" "$2" "$only_b" <<'EOF'
+import os, sys
+fa, fb = (os.open(p, os.O_RDONLY) for p in sys.argv[1:3])
+size = os.fstat(fa).st_size
+if os.fstat(fb).st_size != size:
+    sys.exit("%s and %s differ in size" % tuple(sys.argv[1:3]))
+def runs(fd):
+    off = 0
+    while off < size:
+        try:
+            d = os.lseek(fd, off, os.SEEK_DATA)
+        except OSError:
+            return
+        h = os.lseek(fd, d, os.SEEK_HOLE)
+        yield d, h
+        off = h
+spans = list(runs(fb)) + ([] if sys.argv[3] == "1" else list(runs(fa)))
+for start, end in sorted(spans):
+    for o in range(start, end, 1 << 20):
+        n = min(1 << 20, end - o)
+        if os.pread(fa, n, o) != os.pread(fb, n, o):
+            sys.exit("%s and %s differ in the MiB at %d" %
+                     (sys.argv[1], sys.argv[2], o))
+EOF
 }
