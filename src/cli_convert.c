@@ -1,11 +1,14 @@
 /*
- * cli_convert.c - "vhdrecover convert IN OUT -O raw": any disk we read
- * (VHDX chain, VHD, raw) to a sparse raw image.
+ * cli_convert.c - "vhdrecover convert IN OUT [-O raw|vhdx]": any disk we
+ * read (VHDX chain, VHD, raw) to a sparse raw image or a new dynamic or
+ * fixed VHDX.
  *
  * The output is written to a temp file next to OUT, fsynced and renamed
  * over OUT, so OUT is either the old file or the complete new one. Runs
  * the disk reports as zero are never read; data runs are scanned in 4 KiB
- * pages and all-zero pages become holes too, like qemu-img's -S 4k.
+ * pages and all-zero pages are not written: holes in a raw image, and in
+ * a dynamic VHDX blocks that stay unallocated (or zeros inside allocated
+ * ones), like qemu-img's -S 4k.
  */
 #include <config.h>
 
@@ -20,6 +23,7 @@
 #include "cli.h"
 #include "disk.h"
 #include "progress.h"
+#include "vhdx.h"
 #include "vr_err.h"
 #include "vr_io.h"
 
@@ -33,24 +37,34 @@ struct cli_convert_job {
 	const char *out_path;
 	struct progress *progress;
 	uint8_t *buf;
+	bool to_vhdx;
+	struct vhdx_create_opts vhdx_opts;
+	/* where the data goes: the temp file (raw) or the new VHDX */
+	int out_fd;
+	struct vhdx *out_vhdx;
 };
 
 static void cli_convert_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vhdrecover convert [-O raw] [--parent FILE] "
+		"Usage: vhdrecover convert [-O raw|vhdx] [--type dynamic|fixed] "
+		"[--block-size B]\n"
+		"                          [--parent FILE] "
 		"[--progress|--no-progress] IN OUT\n"
 		"Convert IN (VHDX with its parent chain, legacy VHD, or raw) "
-		"to a sparse raw\nimage OUT. OUT is replaced atomically: a "
-		"failed or interrupted convert\nleaves any old OUT as it "
-		"was.\n\n"
-		"  -O raw         output format (raw; vhdx output comes with "
-		"the writer)\n"
-		"  --parent FILE  use FILE as the parent of IN instead of its "
-		"locator\n"
-		"  --progress     always show progress; --no-progress never "
+		"to a sparse raw\nimage or a new VHDX OUT. Zero regions are "
+		"not written: holes in raw, blocks\nleft unallocated in a "
+		"dynamic VHDX. OUT is replaced atomically: a failed or\n"
+		"interrupted convert leaves any old OUT as it was.\n\n"
+		"  -O raw|vhdx       output format (default raw)\n"
+		"  --type T          vhdx: dynamic (default) or fixed\n"
+		"  --block-size B    vhdx: payload block size, 1M..256M "
+		"(default 32M)\n"
+		"  --parent FILE     use FILE as the parent of IN instead of "
+		"its locator\n"
+		"  --progress        always show progress; --no-progress never "
 		"(default: on a TTY)\n"
-		"  -h, --help     this help\n");
+		"  -h, --help        this help\n");
 }
 
 static bool cli_convert_page_is_zero(const uint8_t *p)
@@ -60,15 +74,31 @@ static bool cli_convert_page_is_zero(const uint8_t *p)
 	return memcmp(p, zero, CLI_CONVERT_PAGE) == 0;
 }
 
+/* @len bytes of data at disk offset @off into the output. */
+static int cli_convert_put(struct cli_convert_job *job, const uint8_t *buf,
+			   size_t len, uint64_t off, struct vr_err *err)
+{
+	ssize_t w;
+
+	if (job->out_vhdx)
+		return vhdx_write(job->out_vhdx, buf, len, off, err);
+	w = vr_pwrite_full(job->out_fd, buf, len, off);
+	if (w < 0)
+		return vr_err_set(err, (int)w, "%s: write at 0x%" PRIx64 ": %s",
+				  job->out_path, off, strerror((int)-w));
+	return 0;
+}
+
 /* Write the non-zero pages of @buf (@len bytes at disk offset @off). */
-static int cli_convert_write_data(int fd, const char *path, const uint8_t *buf,
-				  size_t len, uint64_t off, struct vr_err *err)
+static int cli_convert_write_data(struct cli_convert_job *job,
+				  const uint8_t *buf, size_t len, uint64_t off,
+				  struct vr_err *err)
 {
 	size_t i = 0;
+	int rc;
 
 	while (i < len) {
 		size_t start, n;
-		ssize_t w;
 
 		while (i < len && len - i >= CLI_CONVERT_PAGE &&
 		       cli_convert_page_is_zero(buf + i))
@@ -81,27 +111,19 @@ static int cli_convert_write_data(int fd, const char *path, const uint8_t *buf,
 			i += len - i < CLI_CONVERT_PAGE ? len - i
 							: CLI_CONVERT_PAGE;
 		n = i - start;
-		w = vr_pwrite_full(fd, buf + start, n, off + start);
-		if (w < 0)
-			return vr_err_set(err, (int)w,
-					  "%s: write at 0x%" PRIx64 ": %s",
-					  path, off + start, strerror((int)-w));
+		rc = cli_convert_put(job, buf + start, n, off + start, err);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
 
-static int cli_convert_write(int fd, const char *tmp, void *ctx,
-			     struct vr_err *err)
+/* Copy every data run of the input into the output. */
+static int cli_convert_copy(struct cli_convert_job *job, struct vr_err *err)
 {
-	struct cli_convert_job *job = ctx;
 	uint64_t size = disk_size(job->disk), off = 0, flushed = 0;
 	int rc;
 
-	(void)tmp;
-	if (ftruncate(fd, (off_t)size) < 0)
-		return vr_err_set(err, -errno,
-				  "%s: cannot size to %" PRIu64 " bytes: %s",
-				  job->out_path, size, strerror(errno));
 	while (off < size) {
 		uint64_t run;
 		bool is_zero;
@@ -117,14 +139,14 @@ static int cli_convert_write(int fd, const char *tmp, void *ctx,
 			rc = disk_read(job->disk, job->buf, n, off, err);
 			if (rc < 0)
 				return rc;
-			rc = cli_convert_write_data(fd, job->out_path, job->buf,
-						    n, off, err);
+			rc = cli_convert_write_data(job, job->buf, n, off, err);
 			if (rc < 0)
 				return rc;
 			off += n;
 			run -= n;
-			if (off - flushed >= CLI_CONVERT_WRITEBACK) {
-				sync_file_range(fd, (off_t)flushed,
+			if (!job->out_vhdx &&
+			    off - flushed >= CLI_CONVERT_WRITEBACK) {
+				sync_file_range(job->out_fd, (off_t)flushed,
 						(off_t)(off - flushed),
 						SYNC_FILE_RANGE_WRITE);
 				flushed = off;
@@ -137,10 +159,73 @@ static int cli_convert_write(int fd, const char *tmp, void *ctx,
 	return 0;
 }
 
+static int cli_convert_write_raw(int fd, const char *tmp, void *ctx,
+				 struct vr_err *err)
+{
+	struct cli_convert_job *job = ctx;
+	uint64_t size = disk_size(job->disk);
+
+	(void)tmp;
+	if (ftruncate(fd, (off_t)size) < 0)
+		return vr_err_set(err, -errno,
+				  "%s: cannot size to %" PRIu64 " bytes: %s",
+				  job->out_path, size, strerror(errno));
+	job->out_fd = fd;
+	return cli_convert_copy(job, err);
+}
+
+/* Lay out a new VHDX in the temp file, then write into it. */
+static int cli_convert_write_vhdx(int fd, const char *tmp, void *ctx,
+				  struct vr_err *err)
+{
+	struct cli_convert_job *job = ctx;
+	int rc;
+
+	rc = vhdx_create_fd(fd, job->out_path, &job->vhdx_opts, err);
+	if (rc < 0)
+		return rc;
+	rc = vhdx_open(tmp, VHDX_OPEN_RDWR, NULL, &job->out_vhdx, NULL, err);
+	if (rc < 0)
+		return rc;
+	rc = cli_convert_copy(job, err);
+	if (rc == 0)
+		rc = vhdx_flush(job->out_vhdx, err);
+	vhdx_close(job->out_vhdx);
+	job->out_vhdx = NULL;
+	return rc;
+}
+
+/* The new VHDX's shape: the input's size, sectors of a VHDX input. */
+static int cli_convert_vhdx_plan(struct cli_convert_job *job, const char *in,
+				 struct vr_err *err)
+{
+	struct vhdx_create_opts *o = &job->vhdx_opts;
+	struct vhdx *v = disk_vhdx(job->disk);
+
+	o->virtual_size = disk_size(job->disk);
+	if (v) {
+		struct vhdx_info info;
+
+		vhdx_get_info(v, &info);
+		o->logical_sector_size = info.logical_sector_size;
+		o->physical_sector_size = info.physical_sector_size;
+	}
+	if (o->virtual_size == 0 ||
+	    o->virtual_size % (o->logical_sector_size ?: 512))
+		return vr_err_set(err, -EINVAL,
+				  "%s: size %" PRIu64 " is not a whole number "
+				  "of %u-byte sectors",
+				  in, o->virtual_size,
+				  o->logical_sector_size ?: 512);
+	return 0;
+}
+
 int cli_convert(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "parent", required_argument, NULL, 'p' },
+		{ "type", required_argument, NULL, 't' },
+		{ "block-size", required_argument, NULL, 'b' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "no-progress", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,17 +234,42 @@ int cli_convert(int argc, char **argv)
 	struct vr_err err = { 0 };
 	struct cli_convert_job job = { 0 };
 	enum progress_mode mode = PROGRESS_AUTO;
-	const char *parent = NULL, *in;
+	const char *parent = NULL, *in, *vhdx_only = NULL;
+	uint64_t block;
 	int c, rc;
 
+	job.vhdx_opts.type = VHDX_TYPE_DYNAMIC;
 	while ((c = getopt_long(argc, argv, ":O:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'O':
-			if (strcmp(optarg, "raw") != 0)
+			if (strcmp(optarg, "raw") != 0 &&
+			    strcmp(optarg, "vhdx") != 0)
 				return cli_usage("convert",
 						 "output format '%s' is not "
-						 "supported (use raw)",
+						 "supported (use raw or vhdx)",
 						 optarg);
+			job.to_vhdx = strcmp(optarg, "vhdx") == 0;
+			break;
+		case 't':
+			if (strcmp(optarg, "dynamic") == 0)
+				job.vhdx_opts.type = VHDX_TYPE_DYNAMIC;
+			else if (strcmp(optarg, "fixed") == 0)
+				job.vhdx_opts.type = VHDX_TYPE_FIXED;
+			else
+				return cli_usage("convert",
+						 "bad --type '%s' (dynamic or "
+						 "fixed)",
+						 optarg);
+			vhdx_only = "--type";
+			break;
+		case 'b':
+			if (cli_parse_size(optarg, &block) < 0 ||
+			    block > UINT32_MAX)
+				return cli_usage("convert",
+						 "bad --block-size '%s'",
+						 optarg);
+			job.vhdx_opts.block_size = (uint32_t)block;
+			vhdx_only = "--block-size";
 			break;
 		case 'p':
 			parent = optarg;
@@ -179,6 +289,8 @@ int cli_convert(int argc, char **argv)
 	}
 	if (optind + 2 != argc)
 		return cli_usage("convert", "expected IN and OUT");
+	if (vhdx_only && !job.to_vhdx)
+		return cli_usage("convert", "%s needs -O vhdx", vhdx_only);
 	in = argv[optind];
 	job.out_path = argv[optind + 1];
 	rc = disk_open(in, DISK_FORMAT_AUTO, parent, &job.disk, NULL, &err);
@@ -190,8 +302,16 @@ int cli_convert(int argc, char **argv)
 		rc = vr_err_set(&err, -ENOMEM, "%s: out of memory", in);
 		goto out;
 	}
-	rc = vr_file_replace(job.out_path, 0644, 0, cli_convert_write, &job,
-			     &err);
+	if (job.to_vhdx) {
+		rc = cli_convert_vhdx_plan(&job, in, &err);
+		if (rc == 0)
+			rc = vr_file_replace(job.out_path, 0644, 0,
+					     cli_convert_write_vhdx, &job,
+					     &err);
+	} else {
+		rc = vr_file_replace(job.out_path, 0644, 0,
+				     cli_convert_write_raw, &job, &err);
+	}
 out:
 	progress_free(job.progress);
 	free(job.buf);

@@ -82,7 +82,15 @@ struct vhdx_session {
 	size_t nfreed, cap_freed;
 
 	uint64_t flushed_size; /* file size at the last flush */
+	/* payload written since writeback was last started: bytes, span */
+	uint64_t unsynced, unsynced_lo, unsynced_hi;
 };
+
+/*
+ * Start writeback once this much payload is dirty: big writes (convert,
+ * restore) then stream to the disk instead of piling up for the flush.
+ */
+#define VHDX_WRITEBACK_BYTES (64ull * 1024 * 1024)
 
 /* ---- the dirty sector set ---- */
 
@@ -444,6 +452,24 @@ static int vhdx_alloc(struct vhdx *v, uint64_t len, uint64_t *out,
 	return 0;
 }
 
+/* Count @len bytes written at @off; start writeback when enough pile up. */
+static void vhdx_writeback(struct vhdx_session *s, int fd, uint64_t off,
+			   uint64_t len)
+{
+	if (s->unsynced == 0 || off < s->unsynced_lo)
+		s->unsynced_lo = off;
+	if (s->unsynced == 0 || off + len > s->unsynced_hi)
+		s->unsynced_hi = off + len;
+	s->unsynced += len;
+	if (s->unsynced < VHDX_WRITEBACK_BYTES)
+		return;
+	/* asynchronous: only starts the writes; errors come at the flush */
+	(void)sync_file_range(fd, (off_t)s->unsynced_lo,
+			      (off_t)(s->unsynced_hi - s->unsynced_lo),
+			      SYNC_FILE_RANGE_WRITE);
+	s->unsynced = 0;
+}
+
 /* Write @len bytes at file offset @off: @data, or zeros if NULL. */
 static int vhdx_write_file(struct vhdx *v, const uint8_t *data, uint64_t len,
 			   uint64_t off, struct vr_err *err)
@@ -471,6 +497,7 @@ static int vhdx_write_file(struct vhdx *v, const uint8_t *data, uint64_t len,
 				v->path, off + done, strerror((int)-w));
 		done += n;
 	}
+	vhdx_writeback(v->ses, v->fd, off, len);
 	return 0;
 }
 
