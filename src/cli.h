@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "progress.h"
+#include "vhdx.h"
+
 struct vr_err;
 struct json;
 
@@ -26,6 +29,7 @@ int cli_check(int argc, char **argv);
 int cli_convert(int argc, char **argv);
 int cli_read(int argc, char **argv);
 int cli_write(int argc, char **argv);
+int cli_merge(int argc, char **argv);
 
 /*
  * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;
@@ -57,5 +61,23 @@ int cli_usage_option(const char *verb, int c, char **argv);
  * (powers of 1024). Returns 0 or -EINVAL (not a number, overflow).
  */
 int cli_parse_size(const char *text, uint64_t *out);
+
+/*
+ * Convert disk @in (its parent @parent if not NULL) to @out, replaced
+ * atomically: a sparse raw image, or with @vhdx_opts (type, block size;
+ * size and sectors come from @in) a new VHDX. Prints any error; returns
+ * the exit code. Shared by convert and merge -o.
+ */
+int cli_convert_run(const char *in, const char *parent, const char *out,
+		    const struct vhdx_create_opts *vhdx_opts,
+		    enum progress_mode mode);
+
+/*
+ * Parse --type (dynamic or fixed) and --block-size for @verb. Return
+ * CLI_EXIT_OK, or CLI_EXIT_USAGE after reporting the bad value.
+ */
+int cli_parse_vhdx_type(const char *verb, const char *text,
+			enum vhdx_type *type);
+int cli_parse_block_size(const char *verb, const char *text, uint32_t *out);
 
 #endif /* VR_CLI_H */

@@ -220,6 +220,67 @@ static int cli_convert_vhdx_plan(struct cli_convert_job *job, const char *in,
 	return 0;
 }
 
+int cli_convert_run(const char *in, const char *parent, const char *out,
+		    const struct vhdx_create_opts *vhdx_opts,
+		    enum progress_mode mode)
+{
+	struct vr_err err = { 0 };
+	struct cli_convert_job job = { .out_path = out };
+	int rc;
+
+	if (vhdx_opts) {
+		job.to_vhdx = true;
+		job.vhdx_opts = *vhdx_opts;
+	}
+	rc = disk_open(in, DISK_FORMAT_AUTO, parent, &job.disk, NULL, &err);
+	if (rc < 0)
+		return cli_fail(&err, rc, in);
+	job.buf = malloc(CLI_CONVERT_CHUNK);
+	job.progress = progress_new("convert", disk_size(job.disk), mode);
+	if (!job.buf || !job.progress) {
+		rc = vr_err_set(&err, -ENOMEM, "%s: out of memory", in);
+		goto out;
+	}
+	if (job.to_vhdx) {
+		rc = cli_convert_vhdx_plan(&job, in, &err);
+		if (rc == 0)
+			rc = vr_file_replace(out, 0644, 0,
+					     cli_convert_write_vhdx, &job,
+					     &err);
+	} else {
+		rc = vr_file_replace(out, 0644, 0, cli_convert_write_raw, &job,
+				     &err);
+	}
+out:
+	progress_free(job.progress);
+	free(job.buf);
+	disk_close(job.disk);
+	return rc < 0 ? cli_fail(&err, rc, in) : CLI_EXIT_OK;
+}
+
+int cli_parse_vhdx_type(const char *verb, const char *text,
+			enum vhdx_type *type)
+{
+	if (strcmp(text, "dynamic") == 0)
+		*type = VHDX_TYPE_DYNAMIC;
+	else if (strcmp(text, "fixed") == 0)
+		*type = VHDX_TYPE_FIXED;
+	else
+		return cli_usage(verb, "bad --type '%s' (dynamic or fixed)",
+				 text);
+	return CLI_EXIT_OK;
+}
+
+int cli_parse_block_size(const char *verb, const char *text, uint32_t *out)
+{
+	uint64_t block;
+
+	if (cli_parse_size(text, &block) < 0 || block > UINT32_MAX)
+		return cli_usage(verb, "bad --block-size '%s'", text);
+	*out = (uint32_t)block;
+	return CLI_EXIT_OK;
+}
+
 int cli_convert(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -231,14 +292,12 @@ int cli_convert(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vr_err err = { 0 };
-	struct cli_convert_job job = { 0 };
+	struct vhdx_create_opts vhdx_opts = { .type = VHDX_TYPE_DYNAMIC };
 	enum progress_mode mode = PROGRESS_AUTO;
-	const char *parent = NULL, *in, *vhdx_only = NULL;
-	uint64_t block;
-	int c, rc;
+	const char *parent = NULL, *vhdx_only = NULL;
+	bool to_vhdx = false;
+	int c;
 
-	job.vhdx_opts.type = VHDX_TYPE_DYNAMIC;
 	while ((c = getopt_long(argc, argv, ":O:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'O':
@@ -248,27 +307,18 @@ int cli_convert(int argc, char **argv)
 						 "output format '%s' is not "
 						 "supported (use raw or vhdx)",
 						 optarg);
-			job.to_vhdx = strcmp(optarg, "vhdx") == 0;
+			to_vhdx = strcmp(optarg, "vhdx") == 0;
 			break;
 		case 't':
-			if (strcmp(optarg, "dynamic") == 0)
-				job.vhdx_opts.type = VHDX_TYPE_DYNAMIC;
-			else if (strcmp(optarg, "fixed") == 0)
-				job.vhdx_opts.type = VHDX_TYPE_FIXED;
-			else
-				return cli_usage("convert",
-						 "bad --type '%s' (dynamic or "
-						 "fixed)",
-						 optarg);
+			if (cli_parse_vhdx_type("convert", optarg,
+						&vhdx_opts.type))
+				return CLI_EXIT_USAGE;
 			vhdx_only = "--type";
 			break;
 		case 'b':
-			if (cli_parse_size(optarg, &block) < 0 ||
-			    block > UINT32_MAX)
-				return cli_usage("convert",
-						 "bad --block-size '%s'",
-						 optarg);
-			job.vhdx_opts.block_size = (uint32_t)block;
+			if (cli_parse_block_size("convert", optarg,
+						 &vhdx_opts.block_size))
+				return CLI_EXIT_USAGE;
 			vhdx_only = "--block-size";
 			break;
 		case 'p':
@@ -289,32 +339,8 @@ int cli_convert(int argc, char **argv)
 	}
 	if (optind + 2 != argc)
 		return cli_usage("convert", "expected IN and OUT");
-	if (vhdx_only && !job.to_vhdx)
+	if (vhdx_only && !to_vhdx)
 		return cli_usage("convert", "%s needs -O vhdx", vhdx_only);
-	in = argv[optind];
-	job.out_path = argv[optind + 1];
-	rc = disk_open(in, DISK_FORMAT_AUTO, parent, &job.disk, NULL, &err);
-	if (rc < 0)
-		return cli_fail(&err, rc, in);
-	job.buf = malloc(CLI_CONVERT_CHUNK);
-	job.progress = progress_new("convert", disk_size(job.disk), mode);
-	if (!job.buf || !job.progress) {
-		rc = vr_err_set(&err, -ENOMEM, "%s: out of memory", in);
-		goto out;
-	}
-	if (job.to_vhdx) {
-		rc = cli_convert_vhdx_plan(&job, in, &err);
-		if (rc == 0)
-			rc = vr_file_replace(job.out_path, 0644, 0,
-					     cli_convert_write_vhdx, &job,
-					     &err);
-	} else {
-		rc = vr_file_replace(job.out_path, 0644, 0,
-				     cli_convert_write_raw, &job, &err);
-	}
-out:
-	progress_free(job.progress);
-	free(job.buf);
-	disk_close(job.disk);
-	return rc < 0 ? cli_fail(&err, rc, in) : CLI_EXIT_OK;
+	return cli_convert_run(argv[optind], parent, argv[optind + 1],
+			       to_vhdx ? &vhdx_opts : NULL, mode);
 }

@@ -77,15 +77,8 @@ int cli_create(int argc, char **argv)
 			break;
 		case 't':
 			have_type = true;
-			if (!strcmp(optarg, "dynamic"))
-				o.type = VHDX_TYPE_DYNAMIC;
-			else if (!strcmp(optarg, "fixed"))
-				o.type = VHDX_TYPE_FIXED;
-			else
-				return cli_usage("create",
-						 "type '%s': use dynamic or "
-						 "fixed",
-						 optarg);
+			if (cli_parse_vhdx_type("create", optarg, &o.type))
+				return CLI_EXIT_USAGE;
 			break;
 		case 'b':
 			if (cli_create_u32(optarg, &o.block_size) < 0)

@@ -24,9 +24,10 @@ static const struct {
 	{ "create", cli_create, "make a fixed, dynamic or differencing VHDX" },
 	{ "info", cli_info, "describe a disk and its whole parent chain" },
 	{ "check", cli_check, "check the structure of a VHDX file" },
-	{ "convert", cli_convert, "convert VHDX, VHD or raw to a raw image" },
+	{ "convert", cli_convert, "convert VHDX, VHD or raw to raw or VHDX" },
 	{ "read", cli_read, "copy bytes of a disk to standard output" },
 	{ "write", cli_write, "write bytes (or zeros) into a VHDX" },
+	{ "merge", cli_merge, "fold a differencing VHDX into its parent" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -65,61 +65,6 @@ static bool vhdx_create_is_power_of_2(uint32_t x)
 	return x && !(x & (x - 1));
 }
 
-/* One key/value of the locator under construction. */
-struct vhdx_create_kv {
-	const char *key;
-	char *value; /* owned */
-};
-
-/*
- * Encode the locator item: header, entry table, then UTF-16LE keys and
- * values; offsets are from the item's start (2.6.2.6).
- */
-static int vhdx_create_locator_encode(struct vhdx_create_plan *pl,
-				      const struct vhdx_create_kv *kv, size_t n,
-				      struct vr_err *err)
-{
-	uint8_t *buf = calloc(1, VHDX_CREATE_MAX_LOCATOR);
-	size_t at = VHDX_PL_ENTRIES + n * VHDX_PLE_SIZE, i;
-
-	if (!buf)
-		return vr_err_set(err, -ENOMEM, "%s: out of memory", pl->path);
-	memcpy(buf + VHDX_PL_LOCATOR_TYPE, vhdx_guid_locator_vhdx, 16);
-	vr_put_le16(buf + VHDX_PL_KEY_VALUE_COUNT, (uint16_t)n);
-	for (i = 0; i < n; i++) {
-		uint8_t *e = buf + VHDX_PL_ENTRIES + i * VHDX_PLE_SIZE;
-		const char *text[2] = { kv[i].key, kv[i].value };
-		unsigned k;
-
-		for (k = 0; k < 2; k++) {
-			uint8_t *u16;
-			size_t len;
-
-			if (vr_utf8_to_utf16le(text[k], &u16, &len) < 0 ||
-			    len == 0 || len > UINT16_MAX ||
-			    len > VHDX_CREATE_MAX_LOCATOR - at) {
-				free(buf);
-				return vr_err_set(err, -EINVAL,
-						  "%s: parent locator: \"%s\" "
-						  "is not short UTF-8",
-						  pl->path, text[k]);
-			}
-			memcpy(buf + at, u16, len);
-			free(u16);
-			vr_put_le32(e + (k ? VHDX_PLE_VALUE_OFFSET
-					   : VHDX_PLE_KEY_OFFSET),
-				    (uint32_t)at);
-			vr_put_le16(e + (k ? VHDX_PLE_VALUE_LENGTH
-					   : VHDX_PLE_KEY_LENGTH),
-				    (uint16_t)len);
-			at += len;
-		}
-	}
-	pl->locator = buf;
-	pl->locator_len = at;
-	return 0;
-}
-
 /*
  * @to as seen from directory @from, both absolute and canonical, in
  * Windows form: ".\base.vhdx", "..\golden\base.vhdx".
@@ -160,9 +105,9 @@ static char *vhdx_create_relative(const char *from, const char *to)
 static int vhdx_create_plan_parent(struct vhdx_create_plan *pl,
 				   const char *parent_path, struct vr_err *err)
 {
-	struct vhdx_create_kv kv[3] = { { "parent_linkage", NULL },
-					{ "relative_path", NULL },
-					{ "absolute_win32_path", NULL } };
+	struct vhdx_locator_entry kv[3] = { { "parent_linkage", NULL },
+					    { "relative_path", NULL },
+					    { "absolute_win32_path", NULL } };
 	char *child_copy = strdup(pl->path), *child_dir = NULL;
 	char *parent_abs = NULL, guid[37];
 	struct vhdx_info in;
@@ -207,7 +152,8 @@ static int vhdx_create_plan_parent(struct vhdx_create_plan *pl,
 		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", pl->path);
 		goto out;
 	}
-	rc = vhdx_create_locator_encode(pl, kv, 3, err);
+	rc = vhdx_meta_locator_encode(pl->path, kv, 3, VHDX_CREATE_MAX_LOCATOR,
+				      &pl->locator, &pl->locator_len, err);
 out:
 	for (i = 0; i < 3; i++)
 		free(kv[i].value);

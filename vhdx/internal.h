@@ -90,6 +90,31 @@ void vhdx_report_add(struct vhdx_report *rep, bool is_error, const char *fmt,
 void vhdx_session_overlay(const struct vhdx *v, void *buf, size_t len,
 			  uint64_t off);
 
+/* Does locator @key of @v hold @guid (not the all-zero GUID)? */
+bool vhdx_locator_holds_guid(const struct vhdx *v, const char *key,
+			     const uint8_t guid[16]);
+
+/* Does @parent's DataWriteGuid match parent_linkage or parent_linkage2? */
+bool vhdx_parent_linkage_matches(const struct vhdx *child,
+				 const struct vhdx *parent);
+
+/*
+ * Begin the write session of a read-write open, if not begun: new
+ * FileWriteGuid, and DataWriteGuid @data_write_guid (random if NULL), in
+ * both headers. Returns 0, -EBADF (read-only open), -ENOTSUP (log too
+ * small), -EIO (an earlier failure broke the session), -ENOMEM.
+ */
+int vhdx_session_begin(struct vhdx *v, const uint8_t *data_write_guid,
+		       struct vr_err *err);
+
+/*
+ * Change @len bytes of metadata at file offset @off (inside the metadata
+ * region) to @data, through the session's log like every metadata change.
+ * Durable at vhdx_flush(). Returns 0 or what vhdx_write() returns.
+ */
+int vhdx_session_meta_put(struct vhdx *v, uint64_t off, const void *data,
+			  size_t len, struct vr_err *err);
+
 /*
  * End the write session, if any (vhdx_close()): log what is pending, write
  * the log's sectors in place, flush and clear LogGuid. Cannot fail: any

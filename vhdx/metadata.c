@@ -9,6 +9,8 @@
 #include <config.h>
 #include "metadata.h"
 
+#include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,15 +46,21 @@ enum {
 	VHDX_ITEM_COUNT
 };
 
-void vhdx_meta_free(struct vhdx_meta *m)
+/* Free @n entries of @kv and the array. */
+static void vhdx_meta_locator_free(struct vhdx_locator_entry *kv, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < m->locator_count; i++) {
-		free(m->locator[i].key);
-		free(m->locator[i].value);
+	for (i = 0; kv && i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
 	}
-	free(m->locator);
+	free(kv);
+}
+
+void vhdx_meta_free(struct vhdx_meta *m)
+{
+	vhdx_meta_locator_free(m->locator, m->locator_count);
 	m->locator = NULL;
 	m->locator_count = 0;
 }
@@ -339,5 +347,184 @@ int vhdx_meta_load(struct vhdx *v, struct vr_err *err)
 	rc = vhdx_meta_decode_items(v, it, err);
 out:
 	free(buf);
+	return rc;
+}
+
+/* ---- writing the parent locator ---- */
+
+int vhdx_meta_locator_encode(const char *path,
+			     const struct vhdx_locator_entry *kv, size_t n,
+			     size_t max, uint8_t **out, size_t *out_len,
+			     struct vr_err *err)
+{
+	uint8_t *buf;
+	size_t at = VHDX_PL_ENTRIES + n * VHDX_PLE_SIZE, i;
+
+	if (n > UINT16_MAX || at > max)
+		return vr_err_set(err, -EINVAL,
+				  "%s: parent locator: %zu entries do not fit",
+				  path, n);
+	buf = calloc(1, max);
+	if (!buf)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", path);
+	memcpy(buf + VHDX_PL_LOCATOR_TYPE, vhdx_guid_locator_vhdx, 16);
+	vr_put_le16(buf + VHDX_PL_KEY_VALUE_COUNT, (uint16_t)n);
+	for (i = 0; i < n; i++) {
+		uint8_t *e = buf + VHDX_PL_ENTRIES + i * VHDX_PLE_SIZE;
+		const char *text[2] = { kv[i].key, kv[i].value };
+		unsigned k;
+
+		for (k = 0; k < 2; k++) {
+			uint8_t *u16;
+			size_t len;
+
+			if (vr_utf8_to_utf16le(text[k], &u16, &len) < 0) {
+				free(buf);
+				return vr_err_set(err, -EINVAL,
+						  "%s: parent locator: \"%s\" "
+						  "is not UTF-8",
+						  path, text[k]);
+			}
+			if (len == 0 || len > UINT16_MAX || len > max - at) {
+				free(u16);
+				free(buf);
+				return vr_err_set(err, -EINVAL,
+						  "%s: parent locator: \"%s\" "
+						  "is empty or too long",
+						  path, text[k]);
+			}
+			memcpy(buf + at, u16, len);
+			free(u16);
+			vr_put_le32(e + (k ? VHDX_PLE_VALUE_OFFSET
+					   : VHDX_PLE_KEY_OFFSET),
+				    (uint32_t)at);
+			vr_put_le16(e + (k ? VHDX_PLE_VALUE_LENGTH
+					   : VHDX_PLE_KEY_LENGTH),
+				    (uint16_t)len);
+			at += len;
+		}
+	}
+	*out = buf;
+	*out_len = at;
+	return 0;
+}
+
+/*
+ * Where the re-encoded locator of @len bytes goes: its old place if it
+ * fits there, else past the end of every item in the region.
+ */
+static int vhdx_meta_locator_place(const struct vhdx *v, const uint8_t *table,
+				   unsigned index, size_t len, uint32_t *off,
+				   struct vr_err *err)
+{
+	unsigned count = vr_get_le16(table + VHDX_MT_ENTRY_COUNT), i;
+	const uint8_t *e = table + VHDX_MT_ENTRIES + index * VHDX_MTE_SIZE;
+	uint64_t end = VHDX_MT_SIZE;
+
+	if (len <= vr_get_le32(e + VHDX_MTE_LENGTH)) {
+		*off = vr_get_le32(e + VHDX_MTE_OFFSET);
+		return 0;
+	}
+	/* vhdx_meta_load() checked every item lies inside the region */
+	for (i = 0; i < count && i < VHDX_MT_MAX_ENTRIES; i++) {
+		const uint8_t *x = table + VHDX_MT_ENTRIES + i * VHDX_MTE_SIZE;
+		uint64_t x_end = (uint64_t)vr_get_le32(x + VHDX_MTE_OFFSET) +
+				 vr_get_le32(x + VHDX_MTE_LENGTH);
+
+		if (x_end > end)
+			end = x_end;
+	}
+	end = (end + 4095) / 4096 * 4096;
+	if (end > v->meta_length || len > v->meta_length - end)
+		return vr_err_set(err, -ENOSPC,
+				  "%s: no room in the metadata region for a "
+				  "%zu-byte parent locator",
+				  v->path, len);
+	*off = (uint32_t)end;
+	return 0;
+}
+
+/* Index of the parent locator's entry in the metadata table @table. */
+static int vhdx_meta_locator_index(const struct vhdx *v, const uint8_t *table,
+				   unsigned *index, struct vr_err *err)
+{
+	unsigned count = vr_get_le16(table + VHDX_MT_ENTRY_COUNT), i;
+
+	for (i = 0; i < count; i++)
+		if (!memcmp(table + VHDX_MT_ENTRIES + i * VHDX_MTE_SIZE +
+				    VHDX_MTE_ITEM_ID,
+			    vhdx_guid_parent_locator, 16)) {
+			*index = i;
+			return 0;
+		}
+	return vr_err_set(err, -VR_ECORRUPT,
+			  "%s: parent locator missing from the metadata table",
+			  v->path);
+}
+
+int vhdx_meta_locator_set(struct vhdx *v, const char *key, const char *value,
+			  struct vr_err *err)
+{
+	struct vhdx_meta *m = &v->meta;
+	struct vhdx_locator_entry *kv;
+	uint8_t *table = NULL, *item = NULL, *e;
+	size_t n = m->locator_count, len, i;
+	unsigned index = 0;
+	uint32_t off = 0;
+	int rc = 0;
+
+	assert(m->has_parent);
+	/* the new list, every string a copy: m changes only on success */
+	kv = calloc(n + 1, sizeof(*kv));
+	table = malloc(VHDX_MT_SIZE);
+	for (i = 0; kv && i < n; i++) {
+		kv[i].key = strdup(m->locator[i].key);
+		kv[i].value = strdup(!strcmp(m->locator[i].key, key)
+					     ? value
+					     : m->locator[i].value);
+		if (!kv[i].key || !kv[i].value)
+			rc = -ENOMEM;
+	}
+	if (kv && !vhdx_meta_locator_get(m, key)) {
+		kv[n].key = strdup(key);
+		kv[n].value = strdup(value);
+		n++;
+		if (!kv[n - 1].key || !kv[n - 1].value)
+			rc = -ENOMEM;
+	}
+	if (!kv || !table || rc < 0) {
+		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", v->path);
+		goto out;
+	}
+	rc = vhdx_meta_locator_encode(v->path, kv, n, v->meta_length, &item,
+				      &len, err);
+	if (rc == 0)
+		rc = vhdx_file_pread(v, table, VHDX_MT_SIZE, v->meta_offset,
+				     "metadata table", err);
+	if (rc == 0)
+		rc = vhdx_meta_locator_index(v, table, &index, err);
+	if (rc == 0)
+		rc = vhdx_meta_locator_place(v, table, index, len, &off, err);
+	if (rc < 0)
+		goto out;
+	/* the item, then the table entry naming it: one log sequence */
+	e = table + VHDX_MT_ENTRIES + index * VHDX_MTE_SIZE;
+	vr_put_le32(e + VHDX_MTE_OFFSET, off);
+	vr_put_le32(e + VHDX_MTE_LENGTH, (uint32_t)len);
+	rc = vhdx_session_meta_put(v, v->meta_offset + off, item, len, err);
+	if (rc == 0)
+		rc = vhdx_session_meta_put(
+			v, v->meta_offset + (uint64_t)(e - table), e,
+			VHDX_MTE_SIZE, err);
+	if (rc < 0)
+		goto out;
+	vhdx_meta_locator_free(m->locator, m->locator_count);
+	m->locator = kv;
+	m->locator_count = n;
+	kv = NULL;
+out:
+	vhdx_meta_locator_free(kv, n);
+	free(table);
+	free(item);
 	return rc;
 }

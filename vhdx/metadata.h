@@ -86,4 +86,26 @@ void vhdx_meta_free(struct vhdx_meta *m);
 /* Value of locator @key, or NULL. Borrowed. */
 const char *vhdx_meta_locator_get(const struct vhdx_meta *m, const char *key);
 
+/*
+ * Encode a parent locator item (2.6.2.6, VHDX locator type) from @n
+ * key/value pairs: header, entry table, then UTF-16LE keys and values, in
+ * a new buffer of @max bytes (*@out, the caller frees), *@out_len used.
+ * Returns 0, -EINVAL (a string empty, not UTF-8, or not fitting), -ENOMEM.
+ */
+int vhdx_meta_locator_encode(const char *path,
+			     const struct vhdx_locator_entry *kv, size_t n,
+			     size_t max, uint8_t **out, size_t *out_len,
+			     struct vr_err *err);
+
+/*
+ * Set locator @key to @value (adding the key if missing) in the file of a
+ * read-write open of a differencing disk: the re-encoded item goes where
+ * it was if it fits, else past the last item, and the table entry follows;
+ * both through the write session's log (durable at vhdx_flush()).
+ * Returns 0, -ENOSPC (no room in the region), -EINVAL, -ENOMEM, -EIO, or
+ * what starting the session returns.
+ */
+int vhdx_meta_locator_set(struct vhdx *v, const char *key, const char *value,
+			  struct vr_err *err);
+
 #endif /* VHDX_METADATA_H */

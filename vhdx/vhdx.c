@@ -303,27 +303,24 @@ static bool vhdx_chain_seen_has(const struct vhdx_chain_seen *s,
 	return false;
 }
 
-/* Does @parent's DataWriteGuid match one of @child's linkage values? */
-static bool vhdx_parent_linkage_matches(const struct vhdx *child,
-					const struct vhdx *parent,
-					char found[37])
+bool vhdx_locator_holds_guid(const struct vhdx *v, const char *key,
+			     const uint8_t guid[16])
 {
-	static const char *const keys[] = { "parent_linkage",
-					    "parent_linkage2" };
-	unsigned i;
+	const char *val = vhdx_meta_locator_get(&v->meta, key);
+	uint8_t g[16];
 
-	vhdx_guid_format(parent->hdr.data_write_guid, found);
-	for (i = 0; i < 2; i++) {
-		const char *val = vhdx_meta_locator_get(&child->meta, keys[i]);
-		uint8_t g[16];
+	/* Hyper-V writes an all-zero parent_linkage2 when unused. */
+	return val && vhdx_guid_parse(val, g) == 0 && !vhdx_guid_is_zero(g) &&
+	       !memcmp(g, guid, 16);
+}
 
-		/* Hyper-V writes an all-zero parent_linkage2 when unused. */
-		if (val && vhdx_guid_parse(val, g) == 0 &&
-		    !vhdx_guid_is_zero(g) &&
-		    !memcmp(g, parent->hdr.data_write_guid, 16))
-			return true;
-	}
-	return false;
+bool vhdx_parent_linkage_matches(const struct vhdx *child,
+				 const struct vhdx *parent)
+{
+	return vhdx_locator_holds_guid(child, "parent_linkage",
+				       parent->hdr.data_write_guid) ||
+	       vhdx_locator_holds_guid(child, "parent_linkage2",
+				       parent->hdr.data_write_guid);
 }
 
 /*
@@ -423,9 +420,10 @@ static int vhdx_open_parent(struct vhdx *child, const char *override,
 			vr_err_clear(&cand_err);
 			continue;
 		}
-		if (!vhdx_parent_linkage_matches(child, p, found)) {
+		if (!vhdx_parent_linkage_matches(child, p)) {
 			char want[40];
 
+			vhdx_guid_format(p->hdr.data_write_guid, found);
 			snprintf(want, sizeof(want), "%s", linkage);
 			vr_err_set(
 				&mismatch, -ESTALE,

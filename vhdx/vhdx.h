@@ -237,6 +237,22 @@ int vhdx_create(const char *path, const struct vhdx_create_opts *o,
 int vhdx_create_fd(int fd, const char *path, const struct vhdx_create_opts *o,
 		   struct vr_err *err);
 
+/* Progress of long work: @done of @total units (bytes) finished. */
+typedef void (*vhdx_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/*
+ * Fold the differencing disk @child_path into its parent, then delete it.
+ * The parent gets a new DataWriteGuid before its data changes (the child
+ * learns it first, as parent_linkage2), so other children of the parent
+ * refuse it afterwards, and a kill at any instant leaves either the chain
+ * or the merged parent reading as the chain did; running the merge again
+ * finishes it. @progress (may be NULL) hears of each block.
+ * Returns 0, -EINVAL (not a differencing disk), -ENOTSUP (parent of
+ * another size), -ESTALE, -ENOSPC, -EIO, or what vhdx_open() returns.
+ */
+int vhdx_merge(const char *child_path, vhdx_progress_fn progress, void *ctx,
+	       struct vr_err *err);
+
 /*
  * Repair what is safe to repair in @path: replay a pending log into the
  * file (then clear LogGuid through a header update). Never guesses: any

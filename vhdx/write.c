@@ -231,7 +231,8 @@ static int vhdx_session_broken(const struct vhdx *v, struct vr_err *err)
 		v->path);
 }
 
-static int vhdx_session_begin(struct vhdx *v, struct vr_err *err)
+int vhdx_session_begin(struct vhdx *v, const uint8_t *data_write_guid,
+		       struct vr_err *err)
 {
 	struct vhdx_session *s;
 	int rc;
@@ -252,7 +253,9 @@ static int vhdx_session_begin(struct vhdx *v, struct vr_err *err)
 	s->max_unlogged = v->hdr.log_length / 4 / VHDX_SECTOR;
 	s->flushed_size = v->phys_size;
 	rc = vhdx_guid_generate(v->hdr.file_write_guid, v->path, err);
-	if (rc == 0)
+	if (rc == 0 && data_write_guid)
+		memcpy(v->hdr.data_write_guid, data_write_guid, 16);
+	else if (rc == 0)
 		rc = vhdx_guid_generate(v->hdr.data_write_guid, v->path, err);
 	if (rc == 0)
 		rc = vhdx_guid_generate(s->log_guid, v->path, err);
@@ -373,6 +376,32 @@ static int vhdx_session_log_or_break(struct vhdx *v, struct vr_err *err)
 
 	if (rc < 0)
 		v->ses->broken = true;
+	return rc;
+}
+
+int vhdx_session_meta_put(struct vhdx *v, uint64_t off, const void *data,
+			  size_t len, struct vr_err *err)
+{
+	const uint8_t *src = data;
+	int rc = vhdx_session_begin(v, NULL, err);
+
+	while (rc == 0 && len > 0) {
+		uint64_t sec = off / VHDX_SECTOR * VHDX_SECTOR;
+		size_t at = (size_t)(off - sec);
+		size_t n = VHDX_SECTOR - at < len ? VHDX_SECTOR - at : len;
+		uint8_t *buf = NULL;
+
+		if (v->ses->unlogged + 1 > v->ses->max_unlogged)
+			rc = vhdx_session_log_or_break(v, err);
+		if (rc == 0)
+			rc = vhdx_dirty_get(v, sec, &buf, err);
+		if (rc < 0)
+			break;
+		memcpy(buf + at, src, n);
+		src += n;
+		off += n;
+		len -= n;
+	}
 	return rc;
 }
 
@@ -755,7 +784,7 @@ static int vhdx_write_range(struct vhdx *v, const uint8_t *data, uint64_t len,
 				  v->path, len, off, lss);
 	if (len == 0)
 		return 0;
-	rc = vhdx_session_begin(v, err);
+	rc = vhdx_session_begin(v, NULL, err);
 	if (rc < 0)
 		return rc;
 	while (len > 0) {

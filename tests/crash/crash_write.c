@@ -18,6 +18,12 @@
  *	one in flight possibly in part. The next round's child replays the
  *	log into the file. A last round runs to the end and closes cleanly.
  *	Prints what it saw; exits 0 only if every round matched.
+ *   crash_write merge BASE CHILD RAW KILLS SEED [MAX_DELAY_US]
+ *	kill -9 vhdx_merge() of CHILD into BASE at KILLS random points. RAW
+ *	is what the chain reads as. After each kill, CHILD (if still there)
+ *	or else BASE must check clean and read as RAW; the next round merges
+ *	on from there, and once a merge finishes both files are put back
+ *	from copies made at the start. A last merge runs to the end.
  */
 #include <config.h>
 
@@ -485,8 +491,127 @@ static int kill_main(const char *path, unsigned kills, uint64_t seed,
 	return 0;
 }
 
+/* Copy @from to @to (replaced), keeping holes out of the way. */
+static int file_copy(const char *from, const char *to)
+{
+	char cmd[4096];
+
+	if (snprintf(cmd, sizeof(cmd), "cp --sparse=always -- '%s' '%s'", from,
+		     to) >= (int)sizeof(cmd))
+		return -1;
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Does @path check clean and read as @want (@size bytes)? */
+static bool disk_reads_as(const char *path, const uint8_t *want, uint8_t *buf,
+			  uint64_t size)
+{
+	struct disk_shape d;
+	bool pending;
+
+	if (shape_load(path, &d) < 0 || d.size != size ||
+	    disk_load(path, &d, buf, &pending) < 0)
+		return false;
+	return memcmp(buf, want, size) == 0;
+}
+
+static int merge_main(const char *base, const char *child, const char *raw,
+		      unsigned kills, uint64_t seed, long max_delay)
+{
+	char base_orig[4096], child_orig[4096];
+	unsigned round, child_left = 0, merged = 0;
+	struct vr_err err = { 0 };
+	struct disk_shape d;
+	uint8_t *want, *buf;
+	FILE *f;
+
+	if (shape_load(child, &d) < 0)
+		return 1;
+	want = malloc(d.size);
+	buf = malloc(d.size);
+	f = fopen(raw, "rb");
+	if (!want || !buf || !f || fread(want, 1, d.size, f) != d.size) {
+		fprintf(stderr, "%s: cannot read\n", raw);
+		return 1;
+	}
+	fclose(f);
+	snprintf(base_orig, sizeof(base_orig), "%s.orig", base);
+	snprintf(child_orig, sizeof(child_orig), "%s.orig", child);
+	if (file_copy(base, base_orig) < 0 || file_copy(child, child_orig) < 0)
+		return 1;
+	srand((unsigned)seed);
+	for (round = 0; round < kills; round++) {
+		int status;
+		pid_t pid;
+
+		if (access(child, F_OK) != 0 &&
+		    (file_copy(base_orig, base) < 0 ||
+		     file_copy(child_orig, child) < 0))
+			return 1;
+		pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			if (vhdx_merge(child, NULL, NULL, &err) < 0) {
+				fprintf(stderr, "child: %s\n", err.msg);
+				_exit(2);
+			}
+			_exit(0);
+		}
+		usleep((useconds_t)(rand() % (max_delay + 1)));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			return 1;
+		if (access(child, F_OK) == 0) {
+			child_left++;
+			if (!disk_reads_as(child, want, buf, d.size)) {
+				fprintf(stderr,
+					"round %u: the chain under %s does "
+					"not read as before\n",
+					round, child);
+				return 1;
+			}
+		} else {
+			merged++;
+			if (!disk_reads_as(base, want, buf, d.size)) {
+				fprintf(stderr,
+					"round %u: merged %s does not read "
+					"as the chain did\n",
+					round, base);
+				return 1;
+			}
+		}
+	}
+	if (access(child, F_OK) == 0 &&
+	    vhdx_merge(child, NULL, NULL, &err) < 0) {
+		fprintf(stderr, "final merge: %s\n", err.msg);
+		return 1;
+	}
+	if (!disk_reads_as(base, want, buf, d.size)) {
+		fprintf(stderr,
+			"final merge: %s does not read as the chain "
+			"did\n",
+			base);
+		return 1;
+	}
+	printf("merge kills survived: %u of %u (%u left the chain, %u the "
+	       "merged parent)\n",
+	       child_left + merged, kills, child_left, merged);
+	unlink(base_orig);
+	unlink(child_orig);
+	free(want);
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if ((argc == 7 || argc == 8) && strcmp(argv[1], "merge") == 0)
+		return merge_main(argv[2], argv[3], argv[4],
+				  (unsigned)strtoul(argv[5], NULL, 0),
+				  strtoull(argv[6], NULL, 0),
+				  argc == 8 ? strtol(argv[7], NULL, 0) : 60000);
 	if (argc == 6 && strcmp(argv[1], "mirror") == 0)
 		return mirror_main(argv[2], argv[3],
 				   (uint32_t)strtoul(argv[4], NULL, 0),
@@ -497,6 +622,8 @@ int main(int argc, char **argv)
 				 argc == 6 ? strtol(argv[5], NULL, 0) : 30000);
 	fprintf(stderr, "usage: crash_write mirror DISK RAW OPS SEED\n"
 			"       crash_write kill DISK KILLS SEED "
+			"[MAX_DELAY_US]\n"
+			"       crash_write merge BASE CHILD RAW KILLS SEED "
 			"[MAX_DELAY_US]\n");
 	return 2;
 }
