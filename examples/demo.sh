@@ -53,17 +53,38 @@ run 'vhdrecover info vm1.vhdx'
 run 'vhdrecover convert vm1.vhdx vm1.raw && cmp vm1.raw base.raw && echo "vm1 reads as its base"'
 
 echo
-echo "== A differencing disk with written sectors, read through the chain"
-# Writing into a differencing disk ("vhdrecover write") is the next step of
-# the writer; until then the written chain comes from tests/tools/mkvhdx.py,
-# an independent implementation of the VHDX layout used by the tests.
-MKVHDX="python3 $ROOT/tests/tools/mkvhdx.py"
-run "$MKVHDX golden.vhdx --size 64M --write 0:8M:1 --expect-raw golden.raw"
-run "$MKVHDX child.vhdx --parent golden.vhdx --write 1M:4096:2 --write 6M:3M:3 --expect-raw child.expected"
-run 'vhdrecover info child.vhdx'
-run 'vhdrecover check child.vhdx'
-run 'vhdrecover convert child.vhdx child.raw -O raw'
-run 'cmp child.raw child.expected && echo "child reads as expected: its writes over the base"'
+echo "== Writes land in the differencing disk; the base never changes"
+run 'sha256sum base.vhdx | tee base.sum'
+run 'head -c 3M /dev/urandom >app.data'
+run 'vhdrecover write vm1.vhdx 6M app.data'
+run 'printf "config v2\\n%.0s" {1..409} >config.data; printf "config" >>config.data'
+run 'cat config.data | vhdrecover write vm1.vhdx 4096 -'
+run 'vhdrecover write --zero 1M vm1.vhdx 2M'
+run 'vhdrecover info vm1.vhdx | sed -n "/^blocks/,/^sector/p"'
+run 'vhdrecover check vm1.vhdx'
+run 'sha256sum -c base.sum'
+# The mirror: what the chain must read as after those writes.
+cp base.raw vm1.expected
+dd if=app.data of=vm1.expected bs=1M seek=6 conv=notrunc status=none
+dd if=config.data of=vm1.expected bs=4096 seek=1 conv=notrunc status=none
+dd if=/dev/zero of=vm1.expected bs=1M seek=2 count=1 conv=notrunc status=none
+run 'vhdrecover convert vm1.vhdx vm1.raw && cmp vm1.raw vm1.expected && echo "vm1 reads as its writes over the base"'
+# libvhdi, another implementation, reads what we wrote the same way.
+mkdir mnt
+run 'vhdimount vm1.vhdx mnt >/dev/null && cmp mnt/vhdi2 vm1.expected && echo "libvhdi agrees"; umount mnt'
+
+echo
+echo "== Flatten the chain into a new dynamic disk; then fold vm1 into its base"
+run 'vhdrecover merge -o flat.vhdx vm1.vhdx'
+run 'qemu-img check flat.vhdx && qemu-img compare -f vhdx -F raw flat.vhdx vm1.expected'
+run 'vhdrecover merge vm1.vhdx'
+run 'qemu-img compare -f vhdx -F raw base.vhdx vm1.expected'
+
+echo
+echo "== Convert a raw image to a dynamic VHDX: zero blocks stay unallocated"
+run 'vhdrecover convert -O vhdx --block-size 1M vm1.expected vm1-copy.vhdx'
+run 'vhdrecover info vm1-copy.vhdx | grep ^blocks'
+run 'qemu-img compare -f vhdx -F raw vm1-copy.vhdx vm1.expected'
 
 echo
 echo "== A fixed VHDX made by Windows 10 (from tests/corpus)"

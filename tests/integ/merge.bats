@@ -132,3 +132,22 @@ chain_with_workload()
 	"$VHDRECOVER" read small/child.vhdx 0 4M | cmp - a
 	"$VHDRECOVER" read small/child.vhdx 8M 30M | cmp - b
 }
+
+@test "the examples/flatten-vm.sh runbook flattens, verifies and retires a chain" {
+	chain_with_workload
+	local a
+	a=$(sha_of base.vhdx)
+	run env PATH="$(dirname "$VHDRECOVER"):$PATH" \
+		"$TOP_SRCDIR/examples/flatten-vm.sh" child.vhdx vm.vhdx --retire
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"identical: "* ]]
+	[ ! -e child.vhdx ]
+	[ "$(sha_of base.vhdx)" = "$a" ]
+	qemu-img compare -f vhdx -F raw vm.vhdx chain.raw
+	# an existing output is refused, nothing changes
+	run env PATH="$(dirname "$VHDRECOVER"):$PATH" \
+		"$TOP_SRCDIR/examples/flatten-vm.sh" vm.vhdx vm.vhdx
+	[ "$status" -eq 1 ]
+	[[ $output == *"refusing to replace"* ]]
+}
