@@ -61,7 +61,7 @@ int cli_merge(int argc, char **argv)
 	struct vr_err err = { 0 };
 	bool json = false, block_given = false;
 	struct progress *progress;
-	struct vhdx *v;
+	struct vhdx *v = NULL;
 	char *parent = NULL;
 	int c, rc;
 

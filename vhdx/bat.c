@@ -41,6 +41,13 @@ uint64_t vhdx_bat_bitmap_index(const struct vhdx *v, uint64_t chunk)
 	return chunk * (v->geo.chunk_ratio + 1ull) + v->geo.chunk_ratio;
 }
 
+uint64_t vhdx_bat_block_used(const struct vhdx *v, uint64_t block)
+{
+	uint64_t left = v->meta.virtual_size - block * v->meta.block_size;
+
+	return left < v->meta.block_size ? left : v->meta.block_size;
+}
+
 uint64_t vhdx_bat_payload(const struct vhdx *v, uint64_t block)
 {
 	return v->bat[vhdx_bat_payload_index(v, block)];

@@ -63,6 +63,9 @@ int vhdx_bat_load(struct vhdx *v, struct vr_err *err);
 uint64_t vhdx_bat_payload_index(const struct vhdx *v, uint64_t block);
 uint64_t vhdx_bat_bitmap_index(const struct vhdx *v, uint64_t chunk);
 
+/* Bytes of payload block @block inside the disk (the last may be short). */
+uint64_t vhdx_bat_block_used(const struct vhdx *v, uint64_t block);
+
 /* Entry of payload block @block (< v->data_blocks). */
 uint64_t vhdx_bat_payload(const struct vhdx *v, uint64_t block);
 

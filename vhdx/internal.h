@@ -26,6 +26,7 @@
 
 #include "bat.h"
 #include "header.h"
+#include "log.h"
 #include "metadata.h"
 
 struct vhdx_log_replay;
@@ -89,6 +90,10 @@ void vhdx_report_add(struct vhdx_report *rep, bool is_error, const char *fmt,
  */
 void vhdx_session_overlay(const struct vhdx *v, void *buf, size_t len,
 			  uint64_t off);
+
+/* Where @v's log is, for entries carrying @log_guid (borrowed). */
+struct vhdx_log_params vhdx_log_params_of(const struct vhdx *v,
+					  const uint8_t *log_guid);
 
 /* Does locator @key of @v hold @guid (not the all-zero GUID)? */
 bool vhdx_locator_holds_guid(const struct vhdx *v, const char *key,

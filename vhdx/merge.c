@@ -107,15 +107,13 @@ static int vhdx_merge_partial(struct vhdx_merge *m, uint64_t block,
 static int vhdx_merge_blocks(struct vhdx_merge *m, struct vr_err *err)
 {
 	struct vhdx *c = m->child;
-	uint64_t size = c->meta.virtual_size, block;
+	uint64_t block;
 	int rc = 0;
 
 	for (block = 0; rc == 0 && block < c->geo.data_blocks; block++) {
 		uint64_t entry = vhdx_bat_payload(c, block);
 		uint64_t off = block * c->meta.block_size;
-		uint64_t used = size - off < c->meta.block_size
-					? size - off
-					: c->meta.block_size;
+		uint64_t used = vhdx_bat_block_used(c, block);
 
 		switch (vhdx_bat_state(entry)) {
 		case VHDX_BLOCK_FULLY_PRESENT:
@@ -133,7 +131,7 @@ static int vhdx_merge_blocks(struct vhdx_merge *m, struct vr_err *err)
 			break;
 		}
 		if (m->progress)
-			m->progress(m->ctx, off + used, size);
+			m->progress(m->ctx, off + used, c->meta.virtual_size);
 	}
 	return rc;
 }

@@ -136,17 +136,23 @@ void vhdx_close(struct vhdx *v)
 	}
 }
 
-/* Replay a pending log: into the file when writable, else into memory. */
-static int vhdx_open_replay_log(struct vhdx *v, struct vr_err *err)
+struct vhdx_log_params vhdx_log_params_of(const struct vhdx *v,
+					  const uint8_t *log_guid)
 {
-	struct vhdx_log_params p = {
+	return (struct vhdx_log_params){
 		.path = v->path,
 		.fd = v->fd,
 		.file_size = v->phys_size,
 		.log_offset = v->hdr.log_offset,
 		.log_length = v->hdr.log_length,
-		.log_guid = v->hdr.log_guid,
+		.log_guid = log_guid,
 	};
+}
+
+/* Replay a pending log: into the file when writable, else into memory. */
+static int vhdx_open_replay_log(struct vhdx *v, struct vr_err *err)
+{
+	struct vhdx_log_params p = vhdx_log_params_of(v, v->hdr.log_guid);
 	struct vhdx_log_replay *r;
 	uint64_t last;
 	int rc;

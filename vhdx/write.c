@@ -309,14 +309,7 @@ static int vhdx_session_checkpoint(struct vhdx *v, struct vr_err *err)
 static int vhdx_session_log_open(struct vhdx *v, struct vr_err *err)
 {
 	struct vhdx_session *s = v->ses;
-	struct vhdx_log_params p = {
-		.path = v->path,
-		.fd = v->fd,
-		.file_size = v->phys_size,
-		.log_offset = v->hdr.log_offset,
-		.log_length = v->hdr.log_length,
-		.log_guid = s->log_guid,
-	};
+	struct vhdx_log_params p = vhdx_log_params_of(v, s->log_guid);
 
 	return vhdx_log_writer_new(&p, 1, &s->log, err);
 }
@@ -617,15 +610,6 @@ static int vhdx_sb_bits_clear(struct vhdx *v, uint64_t sb_off, uint64_t first,
 	return 0;
 }
 
-/* Bytes of block @block inside the disk (the last one may be short). */
-static uint64_t vhdx_block_used(const struct vhdx *v, uint64_t block)
-{
-	uint64_t start = block * v->meta.block_size;
-	uint64_t left = v->meta.virtual_size - start;
-
-	return left < v->meta.block_size ? left : v->meta.block_size;
-}
-
 /*
  * Mark sectors [@in_block, @in_block + @len) of block @block present in its
  * chunk's sector bitmap (allocating that bitmap block if the chunk has
@@ -666,8 +650,8 @@ static int vhdx_mark_present(struct vhdx *v, uint64_t block, uint64_t foff,
 			  NULL, err);
 	if (rc == 0)
 		rc = vhdx_sb_bits(v, sb_off, bit0,
-				  vhdx_block_used(v, block) / lss, false, &all,
-				  err);
+				  vhdx_bat_block_used(v, block) / lss, false,
+				  &all, err);
 	if (rc < 0)
 		return rc;
 	if (all)
@@ -690,7 +674,7 @@ static int vhdx_write_block(struct vhdx *v, uint64_t block, uint64_t in_block,
 	uint64_t index = vhdx_bat_payload_index(v, block);
 	uint64_t entry = v->bat[index], foff;
 	unsigned state = vhdx_bat_state(entry);
-	bool whole = in_block == 0 && len == vhdx_block_used(v, block);
+	bool whole = in_block == 0 && len == vhdx_bat_block_used(v, block);
 	bool allocated = state == VHDX_BLOCK_FULLY_PRESENT ||
 			 state == VHDX_BLOCK_PARTIALLY_PRESENT;
 	bool from_parent =
@@ -798,8 +782,9 @@ static int vhdx_write_range(struct vhdx *v, const uint8_t *data, uint64_t len,
 			if (rc < 0)
 				return rc;
 		}
-		if (!data && in_block == 0 && n == vhdx_block_used(v, block) &&
-		    !v->meta.has_parent && !v->meta.leave_blocks_allocated) {
+		if (!data && in_block == 0 &&
+		    n == vhdx_bat_block_used(v, block) && !v->meta.has_parent &&
+		    !v->meta.leave_blocks_allocated) {
 			touched = true;
 			rc = vhdx_zero_block_state(v, block, flags, err);
 		} else {

@@ -36,7 +36,7 @@
  *     disk, vhdx_read of every data run and of the first 4 KiB of every zero
  *     run, within FUZZ_READ_MAX_BYTES and FUZZ_READ_MAX_CALLS, plus a few
  *     unaligned ranges. A range that fails (a differencing disk has no
- *     parent here) does not end the walk. Never read-write.
+ *     parent here) does not end the walk.
  *  3. vhdx_check() on the same path (it looks for a parent next to
  *     /proc/self/fd/N, finds none, and says so in its report).
  *  4. CRC-32C gates every header, region table and log entry, and libFuzzer
@@ -45,6 +45,10 @@
  *     with those checksums recomputed goes through 1-3 again when it differs
  *     from the input. Set FUZZ_VHDX_SAVE_FIXED=PATH to get that copy written
  *     to PATH, e.g. to turn a crash found in the second pass into a test file.
+ *
+ *  5. If the input opened read-only, it is opened read-write too (a
+ *     pending log replayed into the memfd), written, zeroed, flushed and
+ *     closed, and a read-only open must read back what was written.
  *
  * LLVMFuzzerCustomMutator() aims most mutations at the structures; see
  * there why.
@@ -75,6 +79,8 @@
 #define FUZZ_READ_MAX_BYTES (64ull << 20)
 #define FUZZ_READ_MAX_CALLS 4096u
 #define FUZZ_READ_CHUNK (1u << 20)
+/* Bytes written at each place by the read-write pass. */
+#define FUZZ_WRITE_MAX (64u * 1024u)
 /* How much of each zero run is read back to see that it is zero. */
 #define FUZZ_ZERO_PROBE 4096u
 /* Sectors read one by one where a data range failed to read whole. */
@@ -368,8 +374,80 @@ static int fuzz_open(const char *path, unsigned flags)
 	return 0;
 }
 
+/* Does @len bytes at @off of @v read as @want? */
+static bool fuzz_reads_as(struct vhdx *v, uint64_t off, size_t len,
+			  const uint8_t *want)
+{
+	static uint8_t got[2 * FUZZ_WRITE_MAX];
+	struct vr_err err = { 0 };
+
+	return vhdx_read(v, got, len, off, &err) == 0 &&
+	       memcmp(got, want, len) == 0;
+}
+
 /*
- * Steps 1-3 of the file comment on @size bytes at @data. One memfd serves
+ * Step 5: a file that opened read-only is opened read-write (a pending log
+ * is replayed into it), written at its start, across its middle and at its
+ * end, zeroed near the end, flushed and closed; then a read-only open must
+ * read back what was written. A differencing disk has no parent here, so
+ * only written sectors are read back.
+ */
+static void fuzz_write(const char *path)
+{
+	static uint8_t data[FUZZ_WRITE_MAX];
+	struct vr_err err = { 0 };
+	struct vhdx_info info;
+	struct vhdx *v = NULL;
+	uint64_t size, mid, last;
+	uint32_t lss;
+	size_t len, i;
+	bool ok, check_start, check_mid;
+
+	if (vhdx_open(path, VHDX_OPEN_RDWR | VHDX_OPEN_NO_PARENT, NULL, &v,
+		      NULL, &err) < 0)
+		return;
+	vhdx_get_info(v, &info);
+	size = info.virtual_size;
+	lss = info.logical_sector_size;
+	len = size < FUZZ_WRITE_MAX ? (size_t)size : FUZZ_WRITE_MAX;
+	len -= len % lss;
+	mid = size / 2 / lss * lss;
+	last = size - lss;
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 31 + 7);
+	ok = vhdx_write(v, data, len, 0, &err) == 0;
+	if (ok && mid + len <= size)
+		ok = vhdx_write(v, data, len, mid, &err) == 0;
+	if (ok && last > lss)
+		ok = vhdx_zero(v, last - lss, lss, VHDX_ZERO_UNMAP, &err) == 0;
+	if (ok)
+		ok = vhdx_write(v, data, lss, last, &err) == 0;
+	if (ok)
+		ok = vhdx_flush(v, &err) == 0;
+	/*
+	 * What a write path promises once a write and flush succeeded; on a
+	 * small disk later writes overlap earlier ones, so only ranges clear
+	 * of the zeroed sector and the last one are compared.
+	 */
+	check_start = last > lss && len <= last - lss;
+	check_mid = last > lss && mid + len <= last - lss;
+	if (ok) {
+		FUZZ_CHECK(!check_start || fuzz_reads_as(v, 0, len, data));
+		FUZZ_CHECK(fuzz_reads_as(v, last, lss, data));
+	}
+	vhdx_close(v);
+	if (!ok)
+		return;
+	v = NULL;
+	FUZZ_CHECK(vhdx_open(path, VHDX_OPEN_NO_PARENT, NULL, &v, NULL, &err) ==
+		   0);
+	FUZZ_CHECK(fuzz_reads_as(v, last, lss, data));
+	FUZZ_CHECK(!check_mid || fuzz_reads_as(v, mid, len, data));
+	vhdx_close(v);
+}
+
+/*
+ * Steps 1-3 and 5 of the file comment on @size bytes at @data. One memfd serves
  * every input: ftruncate() to the new size and an overwrite reuse its pages,
  * where a new memfd per input spent most of the time faulting pages in.
  */
@@ -395,9 +473,15 @@ static void fuzz_run(const uint8_t *data, size_t size)
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
-	if (fuzz_open(path, 0) < 0)
+	if (fuzz_open(path, 0) < 0) {
 		fuzz_open(path, VHDX_OPEN_IGNORE_CSUM);
-
+	} else {
+		FUZZ_CHECK(vhdx_check(path, NULL, &rep, &err) <= 0);
+		fuzz_check_report(&rep);
+		vhdx_report_free(&rep);
+		fuzz_write(path);
+		return;
+	}
 	FUZZ_CHECK(vhdx_check(path, NULL, &rep, &err) <= 0);
 	fuzz_check_report(&rep);
 	vhdx_report_free(&rep);

@@ -60,6 +60,8 @@ chain_with_workload()
 	run --separate-stderr "$VHDRECOVER" merge --json base.vhdx
 	[ "$status" -eq 1 ]
 	json_true "$output" '.merged == false and .error.errno == "EINVAL"'
+	run --separate-stderr "$VHDRECOVER" merge nosuch.vhdx
+	assert_one_line_error '^vhdrecover: nosuch\.vhdx: No such file or directory$'
 	run --separate-stderr "$VHDRECOVER" merge
 	assert_usage_error
 	run --separate-stderr "$VHDRECOVER" merge --block-size 1M child.vhdx
