@@ -104,5 +104,12 @@ if ((failed)); then
 		done
 	fi
 fi
+# What the crash tests saw (write.bats, merge.bats print it into their logs).
+echo
+echo "=== crash tests"
+for dir in build build-asan; do
+	grep -h "kills survived" "$dir"/tests/integ/*.log 2>/dev/null |
+		sed "s/^# /$dir: /" || true
+done
 echo "$passed passed, $failed failed"
 ((failed == 0))
