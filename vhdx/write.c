@@ -218,11 +218,6 @@ static int vhdx_sync(const struct vhdx *v, const char *what, struct vr_err *err)
 	return 0;
 }
 
-/*
- * Start the session: new FileWriteGuid and DataWriteGuid in both headers
- * before the first change, as 2.2.2 asks, so children made from the old
- * state refuse the new one.
- */
 static int vhdx_session_broken(const struct vhdx *v, struct vr_err *err)
 {
 	return vr_err_set(
@@ -231,6 +226,11 @@ static int vhdx_session_broken(const struct vhdx *v, struct vr_err *err)
 		v->path);
 }
 
+/*
+ * New FileWriteGuid and DataWriteGuid in both headers before the first
+ * change, as 2.2.2 asks, so children made from the old content refuse the
+ * new one.
+ */
 int vhdx_session_begin(struct vhdx *v, const uint8_t *data_write_guid,
 		       struct vr_err *err)
 {

@@ -229,3 +229,50 @@ workload_over()
 	assert_one_line_error '^vhdrecover: small/f\.vhdx.*No space left on device'
 	[ -z "$(ls small)" ]
 }
+
+@test "convert -O vhdx of random data, every block size and type: qemu-img check clean and compare identical to the raw source" {
+	local bs t size
+	size=$((40 * M + 4096))
+	head -c $((12 * M)) /dev/urandom >src.raw
+	# a zero stretch, then data again up to a size that is no block multiple
+	truncate -s $((30 * M)) src.raw
+	head -c $((size - 30 * M)) /dev/urandom >>src.raw
+	for bs in 1M 32M 256M; do
+		for t in dynamic fixed; do
+			rm -f out.vhdx
+			"$VHDRECOVER" convert -O vhdx --type "$t" --block-size "$bs" \
+				src.raw out.vhdx
+			qemu-img check out.vhdx
+			qemu-img compare -f vhdx -F raw out.vhdx src.raw
+			run "$VHDRECOVER" info --json out.vhdx
+			[ "$(jq -r .type <<<"$output")" = "$t" ]
+		done
+	done
+	# dynamic, 1 MiB blocks: the 18 MiB of zeros stay unallocated
+	"$VHDRECOVER" convert -O vhdx --block-size 1M src.raw zeros.vhdx
+	run "$VHDRECOVER" info --json zeros.vhdx
+	[ "$(jq -r .blocks.not_present <<<"$output")" -eq 18 ]
+}
+
+@test "convert -O vhdx from a Windows-made VHD and from a 4096-byte-sector VHDX reads the same" {
+	corpus_extract dissect/dynamic.vhd.gz in.vhd
+	"$VHDRECOVER" convert in.vhd want.raw
+	"$VHDRECOVER" convert -O vhdx in.vhd out.vhdx
+	qemu-img check out.vhdx
+	qemu-img compare -f vhdx -F raw out.vhdx want.raw
+
+	"$VHDRECOVER" create s4k.vhdx --size 16M --block-size 2M \
+		--logical-sector 4096
+	truncate -s 16M s4k.raw
+	write_random s4k.vhdx s4k.raw $((M + 4096)) $((3 * M))
+	"$VHDRECOVER" convert -O vhdx s4k.vhdx s4k-copy.vhdx
+	run "$VHDRECOVER" info --json s4k-copy.vhdx
+	[ "$(jq -r .logical_sector_size <<<"$output")" -eq 4096 ]
+	vhdi_mount s4k-copy.vhdx mnt
+	cmp "$VHDI_TOP" s4k.raw
+	# an input that is no whole number of sectors is refused
+	head -c 1000 /dev/urandom >odd.raw
+	run --separate-stderr "$VHDRECOVER" convert -O vhdx odd.raw odd.vhdx
+	assert_one_line_error '^vhdrecover: odd\.raw: size 1000 is not a whole number of 512-byte sectors'
+	[ ! -e odd.vhdx ]
+}
