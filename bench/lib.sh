@@ -49,10 +49,12 @@ bench_reset()
 	:
 }
 
-# bench_compare LABEL: RUNS pairs of runs. The disk's write speed drifts
-# (the second run of a pair was seen to take up to twice as long), so
-# alternate who goes first, and sync before each run so nobody pays for
-# the other's writeback. Prints each run, the medians and the ratio.
+# bench_compare LABEL: RUNS pairs of runs, alternating who goes first.
+# Before each run: bench_reset, sync, then BENCH_SETTLE (5) seconds of
+# quiet. This machine's disk sits behind a host that goes on writing after
+# sync returns: without the pause the second run of every pair took up to
+# three times as long, whichever tool it was, and the median measured the
+# order, not the tools. Prints each run, the medians and the ratio.
 bench_compare()
 {
 	local label=$1 i tool order t vr peer
@@ -70,6 +72,7 @@ bench_compare()
 		for tool in $order; do
 			bench_reset "$tool"
 			sync
+			sleep "${BENCH_SETTLE:-5}"
 			t=$("time_$tool") || {
 				echo "$label: $tool run failed" >&2
 				exit 1

@@ -66,7 +66,7 @@ write_random()
 	cmp "$VHDI_TOP" m.raw
 }
 
-# workload_over BASE: a child of BASE gets 3000 seeded operations, mirrored
+# workload_over BASE: a child of BASE gets 5000 seeded operations, mirrored
 # into a raw copy of BASE's content; our reader, libvhdi and the mirror
 # must agree and BASE must not change.
 workload_over()
@@ -75,10 +75,10 @@ workload_over()
 	sum=$(sha_of "$base")
 	"$VHDRECOVER" convert "$base" mirror.raw -O raw
 	"$VHDRECOVER" create child.vhdx --parent "$base"
-	run "$CRASH" mirror child.vhdx mirror.raw 3000 "$RANDOM"
+	run "$CRASH" mirror child.vhdx mirror.raw 5000 "$RANDOM"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ $output == "ops: 3000 ("* ]]
+	[[ $output == "ops: 5000 ("* ]]
 	"$VHDRECOVER" convert child.vhdx ours.raw -O raw
 	cmp ours.raw mirror.raw
 	vhdi_mount child.vhdx mnt
