@@ -132,8 +132,18 @@ workload_over()
 	sparse_cmp ours.raw after.raw
 	vhdi_mount differencing.avhdx mnt
 	sparse_cmp --data-of after.raw "$VHDI_TOP" after.raw
+	vhdi_umount mnt
 	run "$VHDRECOVER" check differencing.avhdx
 	[ "$output" = "differencing.avhdx: clean" ]
+
+	# folded into the stand-in: its locator's parent_linkage2 (Hyper-V
+	# wrote it all zeros) is updated in place, then the parent reads as
+	# the chain did
+	"$VHDRECOVER" merge differencing.avhdx
+	[ ! -e differencing.avhdx ]
+	qemu-img check "$parent"
+	"$VHDRECOVER" convert "$parent" merged.raw
+	sparse_cmp merged.raw after.raw
 }
 
 @test "crash test: a writer killed 200 times over a differencing disk always leaves a flushed prefix" {
