@@ -30,6 +30,8 @@ int cli_convert(int argc, char **argv);
 int cli_read(int argc, char **argv);
 int cli_write(int argc, char **argv);
 int cli_merge(int argc, char **argv);
+int cli_changes(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /*
  * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;

@@ -1,6 +1,7 @@
 /*
  * cli_write.c - "vhdrecover write": bytes from a file or standard input
  * into a VHDX at an offset, or a zeroed range, for scripts and tests.
+ * Tracked (track.h): the change bitmap records what it wrote.
  */
 #include <config.h>
 
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "track.h"
 #include "vhdx.h"
 #include "vr_err.h"
 
@@ -58,8 +60,8 @@ static ssize_t cli_write_fill(int fd, uint8_t *buf, size_t len)
 	return (ssize_t)got;
 }
 
-/* Copy @in into @v from @off on. */
-static int cli_write_stream(struct vhdx *v, int in, const char *in_name,
+/* Copy @in into @t from @off on. */
+static int cli_write_stream(struct track *t, int in, const char *in_name,
 			    uint64_t off, struct vr_err *err)
 {
 	uint32_t lss;
@@ -70,7 +72,7 @@ static int cli_write_stream(struct vhdx *v, int in, const char *in_name,
 
 	if (!buf)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", in_name);
-	vhdx_get_info(v, &info);
+	vhdx_get_info(track_vhdx(t), &info);
 	lss = info.logical_sector_size;
 	/* A file's length is known: refuse it whole rather than in part. */
 	if (fstat(in, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -106,7 +108,7 @@ static int cli_write_stream(struct vhdx *v, int in, const char *in_name,
 					in_name, (size_t)n % lss, lss);
 			break;
 		}
-		rc = vhdx_write(v, buf, (size_t)n, off, err);
+		rc = track_write(t, buf, (size_t)n, off, err);
 		if (rc < 0)
 			break;
 		off += (uint64_t)n;
@@ -128,7 +130,7 @@ int cli_write(int argc, char **argv)
 	const char *parent = NULL, *path, *in_name = "-";
 	uint64_t off, zero_len = 0;
 	bool zero = false, unmap = false;
-	struct vhdx *v = NULL;
+	struct track *t = NULL;
 	int c, rc, in = STDIN_FILENO;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -172,15 +174,15 @@ int cli_write(int argc, char **argv)
 			return cli_fail(&err, rc, in_name);
 		}
 	}
-	rc = vhdx_open(path, VHDX_OPEN_RDWR, parent, &v, NULL, &err);
+	rc = track_open(path, parent, 0, &t, &err);
 	if (rc == 0 && zero)
-		rc = vhdx_zero(v, off, zero_len, unmap ? VHDX_ZERO_UNMAP : 0,
-			       &err);
+		rc = track_zero(t, off, zero_len, unmap ? VHDX_ZERO_UNMAP : 0,
+				&err);
 	else if (rc == 0)
-		rc = cli_write_stream(v, in, in_name, off, &err);
+		rc = cli_write_stream(t, in, in_name, off, &err);
 	if (rc == 0)
-		rc = vhdx_flush(v, &err);
-	vhdx_close(v);
+		rc = track_finish(t, &err);
+	track_close(t);
 	if (in != STDIN_FILENO)
 		close(in);
 	return rc < 0 ? cli_fail(&err, rc, path) : CLI_EXIT_OK;

@@ -28,6 +28,8 @@ static const struct {
 	{ "read", cli_read, "copy bytes of a disk to standard output" },
 	{ "write", cli_write, "write bytes (or zeros) into a VHDX" },
 	{ "merge", cli_merge, "fold a differencing VHDX into its parent" },
+	{ "serve", cli_serve, "export a VHDX over NBD, tracking changes" },
+	{ "changes", cli_changes, "what changed since the last cycle" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -20,11 +20,13 @@ set -euo pipefail
 # Debian 12 packages for building and testing. Later capabilities extend this
 # list (libyaml, libfuse3, libntfs-3g, libext2fs, zstd, nbdkit, ...).
 # clang-format: tests/run.sh checks the style; xxd: examples/demo.sh;
-# python3: tests/tools/mkvhdx.py, the independent VHDX generator.
+# python3: tests/tools/mkvhdx.py, the independent VHDX generator;
+# nbdkit + nbdkit-plugin-dev: the NBD export (serve); libnbd-bin: nbdsh,
+# nbdcopy and nbdinfo, its test clients.
 PACKAGES="build-essential autoconf automake libtool pkg-config clang
 	libclang-rt-14-dev libisal-dev libvhdi-dev libvhdi-utils libcunit1-dev
 	libssl-dev bats qemu-utils jq bzip2 xz-utils gzip coreutils util-linux
-	clang-format xxd python3"
+	clang-format xxd python3 nbdkit nbdkit-plugin-dev libnbd-bin"
 
 die()
 {

@@ -1,0 +1,61 @@
+/*
+ * track.h - a VHDX open for writing whose every change marks its change
+ * bitmap (cbt.h): the one way src/ writes a disk that replication follows
+ * (vhdrecover write, the NBD export).
+ *
+ * Opening takes an exclusive lock on the disk (flock on the disk file), so
+ * two tracked writers never share a disk, and saves the sidecar marked not
+ * clean at once: if the process dies, the next look at the bitmap knows.
+ *
+ *	track_open(path, NULL, 0, &t, &err);
+ *	track_write(t, buf, len, off, &err);	marks, then writes
+ *	track_flush(t, &err);			VHDX flush
+ *	track_persist(t, &err);			flush + save the bitmap (a
+ *cycle) track_finish(t, &err);			flush + save it clean
+ *	track_close(t);				cannot fail
+ */
+#ifndef VR_TRACK_H
+#define VR_TRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vr_err;
+struct vhdx;
+struct track;
+
+/*
+ * Open the VHDX @path read-write (its parent chain read-only, @parent
+ * overriding the first parent's locator if not NULL) and its change bitmap
+ * (@granularity used only for a new one; 0: the default).
+ * Returns 0, -EBUSY (another writer holds the disk), or what vhdx_open()
+ * and cbt_load()/cbt_save() return.
+ */
+int track_open(const char *path, const char *parent, uint32_t granularity,
+	       struct track **out, struct vr_err *err);
+
+/* The disk, for reads and extents. Borrowed until track_close(). */
+struct vhdx *track_vhdx(struct track *t);
+
+/* vhdx_write() / vhdx_zero(), the range marked changed first. */
+int track_write(struct track *t, const void *buf, size_t len, uint64_t off,
+		struct vr_err *err);
+int track_zero(struct track *t, uint64_t off, uint64_t len, unsigned flags,
+	       struct vr_err *err);
+
+/* vhdx_flush(). */
+int track_flush(struct track *t, struct vr_err *err);
+
+/* Flush, then save the bitmap as it is (still not clean: the disk is open). */
+int track_persist(struct track *t, struct vr_err *err);
+
+/*
+ * Flush and save the bitmap marked clean: the last call before
+ * track_close() of a writer that stops normally. Writes after it fail.
+ */
+int track_finish(struct track *t, struct vr_err *err);
+
+/* Close the disk and drop the lock. Accepts NULL. */
+void track_close(struct track *t);
+
+#endif /* VR_TRACK_H */
