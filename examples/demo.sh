@@ -87,6 +87,25 @@ run 'vhdrecover info vm1-copy.vhdx | grep ^blocks'
 run 'qemu-img compare -f vhdx -F raw vm1-copy.vhdx vm1.expected'
 
 echo
+echo "== A VM's disk over NBD: every write is tracked for the next cycle"
+run 'vhdrecover create vm2.vhdx --parent base.vhdx'
+run 'vhdrecover changes --reset vm2.vhdx'
+printf '\n%s$ %s%s\n' "$bold" "vhdrecover serve vm2.vhdx --socket $work/vm2.sock &" "$plain"
+vhdrecover serve vm2.vhdx --socket "$work/vm2.sock" &
+server=$!
+for _ in $(seq 100); do
+	nbdinfo --size "nbd+unix:///?socket=$work/vm2.sock" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+nbd="nbd+unix:///?socket=$work/vm2.sock"
+run "qemu-io -f raw -c 'write -P 0x77 5M 128k' -c 'write -z 9M 64k' -c 'discard 40M 2M' '$nbd'"
+run "nbdinfo --map '$nbd'"
+run "kill -TERM $server; wait $server"
+run 'vhdrecover changes vm2.vhdx'
+run 'vhdrecover changes --json vm2.vhdx | jq -c .extents'
+run 'vhdrecover changes --reset vm2.vhdx'
+
+echo
 echo "== A fixed VHDX made by Windows 10 (from tests/corpus)"
 run "gzip -dc '$ROOT/tests/corpus/dissect/fixed.vhdx.gz' >fixed.vhdx"
 run 'vhdrecover info fixed.vhdx'

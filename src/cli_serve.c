@@ -27,8 +27,9 @@ static void cli_serve_usage(FILE *f)
 		"SIGTERM or Ctrl-C stops it cleanly; SIGUSR1\nsaves the "
 		"bitmap.\n\n"
 		"  --socket PATH      listen on a Unix socket (default: TCP "
-		"port 10809)\n"
-		"  --port N           listen on TCP port N\n"
+		"port 10809 on\n"
+		"                     127.0.0.1)\n"
+		"  --port N           listen on TCP port N, every address\n"
 		"  --readonly         export read-only; nothing is tracked\n"
 		"  --parent FILE      use FILE as the parent instead of the "
 		"locator\n"
@@ -127,9 +128,15 @@ int cli_serve(int argc, char **argv)
 	if (socket) {
 		args[n++] = "--unix";
 		args[n++] = (char *)socket;
-	} else {
+	} else if (port) {
 		args[n++] = "--port";
-		args[n++] = (char *)(port ? port : "10809");
+		args[n++] = (char *)port;
+	} else {
+		/* no address given: not the whole network */
+		args[n++] = "--ipaddr";
+		args[n++] = "127.0.0.1";
+		args[n++] = "--port";
+		args[n++] = "10809";
 	}
 	if (readonly)
 		args[n++] = "--readonly";

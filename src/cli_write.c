@@ -174,7 +174,7 @@ int cli_write(int argc, char **argv)
 			return cli_fail(&err, rc, in_name);
 		}
 	}
-	rc = track_open(path, parent, 0, &t, &err);
+	rc = track_open(path, parent, 0, 0, &t, &err);
 	if (rc == 0 && zero)
 		rc = track_zero(t, off, zero_len, unmap ? VHDX_ZERO_UNMAP : 0,
 				&err);

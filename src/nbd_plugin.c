@@ -37,6 +37,7 @@ static char *vr_file;
 static char *vr_parent;
 static uint32_t vr_granularity;
 static bool vr_readonly;
+static bool vr_untracked;      /* tracking=false: only to measure its cost */
 static struct track *vr_track; /* read-write */
 static struct vhdx *vr_disk;   /* what is read: the track's, or read-only */
 static volatile sig_atomic_t vr_persist_wanted;
@@ -107,6 +108,13 @@ static int vr_config(const char *key, const char *value)
 		vr_granularity = (uint32_t)n;
 		return 0;
 	}
+	if (strcmp(key, "tracking") == 0) {
+		b = nbdkit_parse_bool(value);
+		if (b < 0)
+			return -1;
+		vr_untracked = !b;
+		return 0;
+	}
 	if (strcmp(key, "readonly") == 0) {
 		b = nbdkit_parse_bool(value);
 		if (b < 0)
@@ -115,7 +123,7 @@ static int vr_config(const char *key, const char *value)
 		return 0;
 	}
 	nbdkit_error("unknown parameter '%s' (file, parent, granularity, "
-		     "readonly)",
+		     "readonly, tracking)",
 		     key);
 	return -1;
 }
@@ -138,7 +146,8 @@ static int vr_get_ready(void)
 	if (vr_readonly)
 		rc = vhdx_open(vr_file, 0, vr_parent, &vr_disk, NULL, &err);
 	else
-		rc = track_open(vr_file, vr_parent, vr_granularity, &vr_track,
+		rc = track_open(vr_file, vr_parent, vr_granularity,
+				vr_untracked ? TRACK_UNTRACKED : 0, &vr_track,
 				&err);
 	if (rc < 0)
 		return vr_fail(&err, rc);
@@ -304,7 +313,11 @@ static struct nbdkit_plugin plugin = {
 		       "locator\n"
 		       "granularity=SIZE   bytes per change bit of a new "
 		       "bitmap (64K)\n"
-		       "readonly=true      open DISK read-only, no tracking",
+		       "readonly=true      open DISK read-only, no tracking\n"
+		       "tracking=false     write without a change bitmap "
+		       "(only to measure\n"
+		       "                   what tracking costs: replication "
+		       "then resyncs)",
 	.magic_config_key = "file",
 	.load = vr_load,
 	.unload = vr_unload,

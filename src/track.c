@@ -42,7 +42,7 @@ static void track_identity(struct vhdx *v, struct cbt_identity *id)
 }
 
 int track_open(const char *path, const char *parent, uint32_t granularity,
-	       struct track **out, struct vr_err *err)
+	       unsigned flags, struct track **out, struct vr_err *err)
 {
 	struct cbt_identity id;
 	struct track *t = calloc(1, sizeof(*t));
@@ -69,11 +69,13 @@ int track_open(const char *path, const char *parent, uint32_t granularity,
 	if (rc < 0)
 		goto fail;
 	track_identity(t->v, &id);
-	rc = cbt_load(path, &id, granularity, &t->cbt, err);
-	if (rc == 0)
-		rc = cbt_save(t->cbt, &id, false, err);
-	if (rc < 0)
-		goto fail;
+	if (!(flags & TRACK_UNTRACKED)) {
+		rc = cbt_load(path, &id, granularity, &t->cbt, err);
+		if (rc == 0)
+			rc = cbt_save(t->cbt, &id, false, err);
+		if (rc < 0)
+			goto fail;
+	}
 	*out = t;
 	return 0;
 fail:
@@ -102,7 +104,8 @@ int track_write(struct track *t, const void *buf, size_t len, uint64_t off,
 
 	if (rc < 0)
 		return rc;
-	cbt_mark(t->cbt, off, len);
+	if (t->cbt)
+		cbt_mark(t->cbt, off, len);
 	return vhdx_write(t->v, buf, len, off, err);
 }
 
@@ -113,7 +116,8 @@ int track_zero(struct track *t, uint64_t off, uint64_t len, unsigned flags,
 
 	if (rc < 0)
 		return rc;
-	cbt_mark(t->cbt, off, len);
+	if (t->cbt)
+		cbt_mark(t->cbt, off, len);
 	return vhdx_zero(t->v, off, len, flags, err);
 }
 
@@ -128,7 +132,7 @@ static int track_save(struct track *t, bool clean, struct vr_err *err)
 	struct cbt_identity id;
 	int rc = vhdx_flush(t->v, err);
 
-	if (rc < 0)
+	if (rc < 0 || !t->cbt)
 		return rc;
 	track_identity(t->v, &id);
 	return cbt_save(t->cbt, &id, clean, err);

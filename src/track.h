@@ -7,7 +7,7 @@
  * two tracked writers never share a disk, and saves the sidecar marked not
  * clean at once: if the process dies, the next look at the bitmap knows.
  *
- *	track_open(path, NULL, 0, &t, &err);
+ *	track_open(path, NULL, 0, 0, &t, &err);
  *	track_write(t, buf, len, off, &err);	marks, then writes
  *	track_flush(t, &err);			VHDX flush
  *	track_persist(t, &err);			flush + save the bitmap (a
@@ -25,6 +25,14 @@ struct vhdx;
 struct track;
 
 /*
+ * track_open() flag: no change bitmap at all, for measuring what tracking
+ * costs (bench/nbd-throughput.sh). The sidecar is not touched, so a later
+ * tracked open still knows nothing about these writes: it finds the
+ * DataWriteGuid changed and distrusts its bitmap.
+ */
+#define TRACK_UNTRACKED 0x1u
+
+/*
  * Open the VHDX @path read-write (its parent chain read-only, @parent
  * overriding the first parent's locator if not NULL) and its change bitmap
  * (@granularity used only for a new one; 0: the default).
@@ -32,7 +40,7 @@ struct track;
  * and cbt_load()/cbt_save() return.
  */
 int track_open(const char *path, const char *parent, uint32_t granularity,
-	       struct track **out, struct vr_err *err);
+	       unsigned flags, struct track **out, struct vr_err *err);
 
 /* The disk, for reads and extents. Borrowed until track_close(). */
 struct vhdx *track_vhdx(struct track *t);
