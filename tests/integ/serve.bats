@@ -230,3 +230,39 @@ granules_of()
 	run --separate-stderr "$VHDRECOVER" changes --granularity 1M d.vhdx
 	assert_usage_error
 }
+
+@test "the plugin runs under nbdkit directly; SIGUSR1 saves the bitmap at the next request" {
+	local plugin=${TOP_BUILDDIR:-$PWD/build}/src/nbdkit-vhdrecover-plugin.so
+	run nbdkit --dump-plugin "$plugin"
+	[ "$status" -eq 0 ]
+	[[ $output == *"name=vhdrecover"* ]]
+	[[ $output == *"thread_model=serialize_all_requests"* ]]
+
+	"$VHDRECOVER" create d.vhdx --size 16M
+	"$VHDRECOVER" changes --reset --granularity 4K d.vhdx
+	nbdkit -f -U "$PWD/nbd.sock" "$plugin" file=d.vhdx 2>serve.log 3>&- &
+	SERVER=$!
+	local i
+	for i in $(seq 100); do
+		nbdinfo --size "$(uri)" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	qemu-io -f raw -c 'write -P 7 8k 4k' "$(uri)" >/dev/null
+	local before
+	before=$(sha_of d.vhdx.cbt)
+	kill -USR1 "$SERVER"
+	sleep 0.2
+	# the next request saves it (still not clean: the disk is open)
+	qemu-io -r -f raw -c 'read -P 7 8k 4k' "$(uri)" >/dev/null
+	[ "$(sha_of d.vhdx.cbt)" != "$before" ]
+	serve_stop TERM
+	run "$VHDRECOVER" changes --json d.vhdx
+	[ "$status" -eq 0 ]
+	json_true "$output" '.extents == [{"offset": 8192, "length": 4096}]'
+
+	# a file that is no VHDX: nbdkit stops at once with our message
+	head -c 1M /dev/zero >plain.raw
+	run nbdkit -f -U "$PWD/x.sock" "$plugin" file=plain.raw
+	[ "$status" -ne 0 ]
+	[[ $output == *"plain.raw"* ]]
+}
