@@ -330,7 +330,6 @@ static struct nbdkit_plugin plugin = {
 	.can_flush = vr_can_one,
 	.can_trim = vr_can_write,
 	.can_zero = vr_can_write,
-	.can_fast_zero = vr_can_write,
 	.can_fua = vr_can_fua,
 	.can_multi_conn = vr_can_one,
 	.can_extents = vr_can_one,
