@@ -6,18 +6,17 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "cbt.h"
 #include "cli.h"
 #include "json.h"
+#include "track.h"
 #include "vhdx.h"
 #include "vr_err.h"
 
@@ -118,21 +117,10 @@ static int cli_changes_run(const char *path, const struct cli_changes_opts *o,
 	struct cbt *c = NULL;
 	int rc, fd;
 
-	/* A writer holds the disk: its bitmap in memory is ahead of ours. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK
-			     ? vr_err_set(err, -EBUSY,
-					  "%s: in use by a writer; its "
-					  "changes are not final",
-					  path)
-			     : vr_err_set(err, -errno, "%s: lock: %s", path,
-					  strerror(errno));
-		close(fd);
+	/* A writer's bitmap in memory is ahead of the sidecar: wait for it */
+	rc = track_lock(path, &fd, err);
+	if (rc < 0)
 		return rc;
-	}
 	rc = cli_changes_identity(path, &id, err);
 	if (rc == 0)
 		rc = cbt_load(path, &id, o->granularity, &c, err);

@@ -41,6 +41,25 @@ static void track_identity(struct vhdx *v, struct cbt_identity *id)
 	id->size = info.virtual_size;
 }
 
+int track_lock(const char *path, int *out_fd, struct vr_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc;
+
+	if (fd < 0)
+		return vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK
+			     ? vr_err_set(err, -EBUSY, "%s: in use by a writer",
+					  path)
+			     : vr_err_set(err, -errno, "%s: lock: %s", path,
+					  strerror(errno));
+		close(fd);
+		return rc;
+	}
+	*out_fd = fd;
+	return 0;
+}
+
 int track_open(const char *path, const char *parent, uint32_t granularity,
 	       unsigned flags, struct track **out, struct vr_err *err)
 {
@@ -52,19 +71,10 @@ int track_open(const char *path, const char *parent, uint32_t granularity,
 		free(t);
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", path);
 	}
-	t->lock_fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (t->lock_fd < 0) {
-		rc = vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	t->lock_fd = -1;
+	rc = track_lock(path, &t->lock_fd, err);
+	if (rc < 0)
 		goto fail;
-	}
-	if (flock(t->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK
-			     ? vr_err_set(err, -EBUSY,
-					  "%s: in use by another writer", path)
-			     : vr_err_set(err, -errno, "%s: lock: %s", path,
-					  strerror(errno));
-		goto fail;
-	}
 	rc = vhdx_open(path, VHDX_OPEN_RDWR, parent, &t->v, NULL, err);
 	if (rc < 0)
 		goto fail;
@@ -97,28 +107,31 @@ static int track_check_open(const struct track *t, struct vr_err *err)
 			   : 0;
 }
 
-int track_write(struct track *t, const void *buf, size_t len, uint64_t off,
-		struct vr_err *err)
+/* Before a change of [@off, @off + @len): refuse it, or mark it. */
+static int track_change(struct track *t, uint64_t off, uint64_t len,
+			struct vr_err *err)
 {
 	int rc = track_check_open(t, err);
 
-	if (rc < 0)
-		return rc;
-	if (t->cbt)
+	if (rc == 0 && t->cbt)
 		cbt_mark(t->cbt, off, len);
-	return vhdx_write(t->v, buf, len, off, err);
+	return rc;
+}
+
+int track_write(struct track *t, const void *buf, size_t len, uint64_t off,
+		struct vr_err *err)
+{
+	int rc = track_change(t, off, len, err);
+
+	return rc < 0 ? rc : vhdx_write(t->v, buf, len, off, err);
 }
 
 int track_zero(struct track *t, uint64_t off, uint64_t len, unsigned flags,
 	       struct vr_err *err)
 {
-	int rc = track_check_open(t, err);
+	int rc = track_change(t, off, len, err);
 
-	if (rc < 0)
-		return rc;
-	if (t->cbt)
-		cbt_mark(t->cbt, off, len);
-	return vhdx_zero(t->v, off, len, flags, err);
+	return rc < 0 ? rc : vhdx_zero(t->v, off, len, flags, err);
 }
 
 int track_flush(struct track *t, struct vr_err *err)

@@ -42,6 +42,13 @@ struct track;
 int track_open(const char *path, const char *parent, uint32_t granularity,
 	       unsigned flags, struct track **out, struct vr_err *err);
 
+/*
+ * Take the exclusive lock tracked writers hold on @path (flock on a new
+ * read-only descriptor, *@out_fd; closing it drops the lock), without
+ * waiting. Returns 0, -EBUSY (a writer holds it), or -errno of open().
+ */
+int track_lock(const char *path, int *out_fd, struct vr_err *err);
+
 /* The disk, for reads and extents. Borrowed until track_close(). */
 struct vhdx *track_vhdx(struct track *t);
 

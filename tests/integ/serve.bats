@@ -208,7 +208,7 @@ granules_of()
 	"$VHDRECOVER" create d.vhdx --size 16M
 	serve_start d.vhdx
 	run --separate-stderr "$VHDRECOVER" write d.vhdx 0 <(head -c 512 /dev/zero)
-	assert_one_line_error '^vhdrecover: d\.vhdx: in use by another writer'
+	assert_one_line_error '^vhdrecover: d\.vhdx: in use by a writer'
 	run --separate-stderr "$VHDRECOVER" changes d.vhdx
 	assert_one_line_error '^vhdrecover: d\.vhdx: in use by a writer'
 	serve_stop TERM
