@@ -39,8 +39,9 @@ static void cli_serve_usage(FILE *f)
 }
 
 /*
- * The plugin: $VHDRECOVER_NBD_PLUGIN, else the installed one, else the
- * one in the build tree this binary came from.
+ * The plugin: $VHDRECOVER_NBD_PLUGIN, else the one built with this binary
+ * (if its build tree is still there: never a stale installed one), else
+ * the installed one.
  */
 static const char *cli_serve_plugin(void)
 {
@@ -48,9 +49,9 @@ static const char *cli_serve_plugin(void)
 
 	if (env && *env)
 		return env;
-	if (access(VR_NBD_PLUGIN_INSTALLED, R_OK) == 0)
-		return VR_NBD_PLUGIN_INSTALLED;
-	return VR_NBD_PLUGIN_BUILT;
+	if (access(VR_NBD_PLUGIN_BUILT, R_OK) == 0)
+		return VR_NBD_PLUGIN_BUILT;
+	return VR_NBD_PLUGIN_INSTALLED;
 }
 
 int cli_serve(int argc, char **argv)
