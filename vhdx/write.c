@@ -12,7 +12,8 @@
  *
  * Invariants (W1-W6), which make a killed process leave the disk as it was
  * after some prefix of its writes, the write in flight possibly in part, and
- * a power loss leave it as it was at the last vhdx_flush() or later:
+ * a power loss leave a consistent structure with every write up to the
+ * last vhdx_flush() (later ones possibly in part, as a disk cache would):
  *  W1. Payload data is written before the metadata naming it: a new block
  *      is invisible until a log entry allocates it.
  *  W2. Before data readers can already see is changed in place (a write to
