@@ -30,6 +30,7 @@ static const struct {
 	{ "merge", cli_merge, "fold a differencing VHDX into its parent" },
 	{ "serve", cli_serve, "export a VHDX over NBD, tracking changes" },
 	{ "changes", cli_changes, "what changed since the last cycle" },
+	{ "repo", cli_repo, "make or check a repository (init, check)" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -22,11 +22,12 @@ set -euo pipefail
 # clang-format: tests/run.sh checks the style; xxd: examples/demo.sh;
 # python3: tests/tools/mkvhdx.py, the independent VHDX generator;
 # nbdkit + nbdkit-plugin-dev: the NBD export (serve); libnbd-bin: nbdsh,
-# nbdcopy and nbdinfo, its test clients.
+# nbdcopy and nbdinfo, its test clients; libzstd-dev: repository chunks.
 PACKAGES="build-essential autoconf automake libtool pkg-config clang
 	libclang-rt-14-dev libisal-dev libvhdi-dev libvhdi-utils libcunit1-dev
 	libssl-dev bats qemu-utils jq bzip2 xz-utils gzip coreutils util-linux
-	clang-format xxd python3 nbdkit nbdkit-plugin-dev libnbd-bin"
+	clang-format xxd python3 nbdkit nbdkit-plugin-dev libnbd-bin
+	libzstd-dev"
 
 die()
 {

@@ -1,0 +1,872 @@
+/*
+ * repo.c - the repository's chunk store (docs/repo-format.md): config,
+ * writer lock, pack files with their indexes, an in-memory hash table of
+ * every chunk, put/get/check.
+ */
+#include <config.h>
+#include "repo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include "vr_crc.h"
+#include "vr_endian.h"
+#include "vr_err.h"
+#include "vr_io.h"
+
+#define REPO_FORMAT 1
+#define REPO_CONFIG_MAGIC "vhdrecover-repo"
+/* Seal a pack once it holds this much. */
+#define REPO_PACK_TARGET (32u * 1024 * 1024)
+
+/* Pack file: magic, then records of a header and the stored bytes. */
+#define REPO_PACK_MAGIC "VRPACK01"
+#define REPO_REC_MAGIC 0x4b435256u /* "VRCK" */
+#define REPO_REC_OFF_MAGIC 0	   /* u32 */
+#define REPO_REC_OFF_STORED 4	   /* u32, bytes that follow */
+#define REPO_REC_OFF_RAW 8	   /* u32, plaintext bytes */
+#define REPO_REC_OFF_CODEC 12	   /* u32: 0 stored as is, 1 zstd */
+#define REPO_REC_OFF_HASH 16	   /* SHA-256 of the plaintext */
+#define REPO_REC_SIZE 48
+/* Index file: magic, count, entries sorted by hash, CRC-32C trailer. */
+#define REPO_IDX_MAGIC "VRIDX001"
+#define REPO_IDX_HEADER 16 /* magic, u32 count, u32 reserved */
+#define REPO_IDX_OFF_HASH 0
+#define REPO_IDX_OFF_OFFSET 32 /* u64, of the record in the pack */
+#define REPO_IDX_OFF_STORED 40 /* u32 */
+#define REPO_IDX_OFF_RAW 44    /* u32 */
+#define REPO_IDX_OFF_CODEC 48  /* u32 */
+#define REPO_IDX_ENTRY 56
+#define REPO_CODEC_NONE 0u
+#define REPO_CODEC_ZSTD 1u
+
+struct repo_entry {
+	uint8_t hash[REPO_HASH_SIZE];
+	uint32_t pack; /* index into packs[]; npacks = the open pack */
+	uint32_t stored, raw, codec;
+	uint64_t off;
+};
+
+struct repo {
+	char *path;
+	unsigned flags;
+	int lock_fd;
+	uint32_t chunk_size;
+	int zstd_level;
+
+	char **packs; /* sealed pack ids, then the open one */
+	int *pack_fds;
+	uint32_t npacks, cap_packs;
+
+	struct repo_entry *e;
+	size_t n, cap;
+	uint32_t *table; /* entry index + 1, 0 empty; open addressing */
+	size_t table_size;
+
+	/* the open pack */
+	int pack_fd;
+	uint64_t pack_len;
+	size_t pending; /* first entry of the open pack */
+
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	uint8_t *zbuf;
+	size_t zcap;
+};
+
+void repo_hash_format(const uint8_t hash[REPO_HASH_SIZE], char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned i;
+
+	for (i = 0; i < REPO_HASH_SIZE; i++) {
+		out[2 * i] = hex[hash[i] >> 4];
+		out[2 * i + 1] = hex[hash[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+bool repo_is_zero(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+uint32_t repo_chunk_size(const struct repo *r)
+{
+	return r->chunk_size;
+}
+
+static char *repo_join(const char *a, const char *b, const char *c)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s%s", a, b, c ? c : "") < 0 ? NULL : p;
+}
+
+/* ---- config and init ---- */
+
+static int repo_write_config(int fd, const char *tmp, void *ctx,
+			     struct vr_err *err)
+{
+	const struct repo_init_opts *o = ctx;
+	char text[128];
+	int n = snprintf(text, sizeof(text),
+			 REPO_CONFIG_MAGIC "\nformat %d\nchunk_size %" PRIu32
+					   "\nzstd_level %d\n",
+			 REPO_FORMAT, o->chunk_size, o->zstd_level);
+	ssize_t w = vr_pwrite_full(fd, text, (size_t)n, 0);
+
+	return w < 0 ? vr_err_set(err, (int)w, "%s: %s", tmp, strerror((int)-w))
+		     : 0;
+}
+
+int repo_init(const char *path, const struct repo_init_opts *opts,
+	      struct vr_err *err)
+{
+	struct repo_init_opts o = { REPO_DEFAULT_CHUNK_SIZE,
+				    REPO_DEFAULT_ZSTD_LEVEL };
+	char *packs = NULL, *config = NULL, *lock = NULL;
+	DIR *d;
+	int rc = 0, fd;
+
+	if (opts && opts->chunk_size)
+		o.chunk_size = opts->chunk_size;
+	if (opts && opts->zstd_level)
+		o.zstd_level = opts->zstd_level;
+	if (o.chunk_size < 4096 || o.chunk_size > (64u << 20) ||
+	    (o.chunk_size & (o.chunk_size - 1)))
+		return vr_err_set(err, -EINVAL,
+				  "%s: chunk size %" PRIu32
+				  " is not a power of two from 4K to 64M",
+				  path, o.chunk_size);
+	if (o.zstd_level < 1 || o.zstd_level > 19)
+		return vr_err_set(err, -EINVAL,
+				  "%s: zstd level %d is not 1..19", path,
+				  o.zstd_level);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	d = opendir(path);
+	if (!d)
+		return vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	for (struct dirent *de; (de = readdir(d));)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rc = -EEXIST;
+	closedir(d);
+	if (rc < 0)
+		return vr_err_set(err, rc,
+				  "%s: not empty; a repository goes "
+				  "into a new directory",
+				  path);
+	packs = repo_join(path, "packs", NULL);
+	config = repo_join(path, "config", NULL);
+	lock = repo_join(path, "lock", NULL);
+	if (!packs || !config || !lock) {
+		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	if (mkdir(packs, 0755) < 0) {
+		rc = vr_err_set(err, -errno, "%s: %s", packs, strerror(errno));
+		goto out;
+	}
+	fd = open(lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = vr_err_set(err, -errno, "%s: %s", lock, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	/* the config last: a directory without one is no repository */
+	rc = vr_file_replace(config, 0644, 0, repo_write_config, &o, err);
+out:
+	free(packs);
+	free(config);
+	free(lock);
+	return rc;
+}
+
+static int repo_read_config(struct repo *r, struct vr_err *err)
+{
+	char *path = repo_join(r->path, "config", NULL), line[128];
+	int format = -1, level = -1;
+	unsigned long size = 0;
+	bool magic = false;
+	FILE *f;
+
+	if (!path)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	f = fopen(path, "r");
+	if (!f) {
+		int rc =
+			vr_err_set(err, -errno, "%s: not a repository (%s: %s)",
+				   r->path, path, strerror(errno));
+
+		free(path);
+		return rc;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (!strcmp(line, REPO_CONFIG_MAGIC "\n"))
+			magic = true;
+		sscanf(line, "format %d", &format);
+		sscanf(line, "chunk_size %lu", &size);
+		sscanf(line, "zstd_level %d", &level);
+	}
+	fclose(f);
+	free(path);
+	if (!magic || format < 1 || size < 4096 || size > (64ul << 20) ||
+	    (size & (size - 1)) || level < 1 || level > 19)
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: config: damaged or not a vhdrecover "
+				  "repository",
+				  r->path);
+	if (format > REPO_FORMAT)
+		return vr_err_set(err, -ENOTSUP,
+				  "%s: repository format %d is newer than "
+				  "this vhdrecover (%d)",
+				  r->path, format, REPO_FORMAT);
+	r->chunk_size = (uint32_t)size;
+	r->zstd_level = level;
+	return 0;
+}
+
+/* ---- the in-memory index ---- */
+
+static uint64_t repo_slot(const uint8_t *hash, size_t size)
+{
+	return vr_get_le64(hash) & (size - 1);
+}
+
+static const struct repo_entry *repo_find(const struct repo *r,
+					  const uint8_t *hash)
+{
+	size_t i;
+
+	if (!r->table_size)
+		return NULL;
+	for (i = repo_slot(hash, r->table_size); r->table[i];
+	     i = (i + 1) & (r->table_size - 1))
+		if (!memcmp(r->e[r->table[i] - 1].hash, hash, REPO_HASH_SIZE))
+			return &r->e[r->table[i] - 1];
+	return NULL;
+}
+
+/* Add r->e[r->n - 1] to the table, growing it to stay under half full. */
+static int repo_table_add(struct repo *r, struct vr_err *err)
+{
+	size_t i, k;
+
+	if (2 * r->n > r->table_size) {
+		size_t size = r->table_size ? 2 * r->table_size : 1024;
+		uint32_t *t = calloc(size, sizeof(*t));
+
+		if (!t || r->n >= UINT32_MAX) {
+			free(t);
+			return vr_err_set(err, -ENOMEM, "%s: out of memory",
+					  r->path);
+		}
+		free(r->table);
+		r->table = t;
+		r->table_size = size;
+		for (k = 0; k < r->n; k++) {
+			for (i = repo_slot(r->e[k].hash, size); t[i];
+			     i = (i + 1) & (size - 1))
+				;
+			t[i] = (uint32_t)(k + 1);
+		}
+		return 0;
+	}
+	for (i = repo_slot(r->e[r->n - 1].hash, r->table_size); r->table[i];
+	     i = (i + 1) & (r->table_size - 1))
+		;
+	r->table[i] = (uint32_t)r->n;
+	return 0;
+}
+
+static int repo_entry_add(struct repo *r, const struct repo_entry *e,
+			  struct vr_err *err)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 4096;
+		void *p = reallocarray(r->e, cap, sizeof(*r->e));
+
+		if (!p)
+			return vr_err_set(err, -ENOMEM, "%s: out of memory",
+					  r->path);
+		r->e = p;
+		r->cap = cap;
+	}
+	r->e[r->n++] = *e;
+	return repo_table_add(r, err);
+}
+
+static int repo_pack_add(struct repo *r, const char *id, struct vr_err *err)
+{
+	if (r->npacks + 1 >= r->cap_packs) {
+		uint32_t cap = r->cap_packs ? 2 * r->cap_packs : 16;
+		char **p = reallocarray(r->packs, cap, sizeof(*p));
+		int *f = p ? reallocarray(r->pack_fds, cap, sizeof(*f)) : NULL;
+
+		if (p)
+			r->packs = p;
+		if (!p || !f)
+			return vr_err_set(err, -ENOMEM, "%s: out of memory",
+					  r->path);
+		r->pack_fds = f;
+		r->cap_packs = cap;
+	}
+	r->packs[r->npacks] = strdup(id);
+	r->pack_fds[r->npacks] = -1;
+	if (!r->packs[r->npacks])
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	r->npacks++;
+	return 0;
+}
+
+/* Load packs/@id.idx: check it whole, then add its entries. */
+static int repo_load_index(struct repo *r, const char *id, struct vr_err *err)
+{
+	char *path = repo_join(r->path, "packs/", id), *idx = NULL;
+	uint8_t *buf = NULL;
+	struct stat st;
+	uint32_t count, i;
+	int rc = 0, fd = -1;
+	ssize_t n;
+
+	if (!path || asprintf(&idx, "%s.idx", path) < 0) {
+		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+		goto out;
+	}
+	fd = open(idx, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = vr_err_set(err, -errno, "%s: %s", idx, strerror(errno));
+		goto out;
+	}
+	if (st.st_size < REPO_IDX_HEADER + 4 || st.st_size > (1ll << 32)) {
+		rc = vr_err_set(err, -VR_ECORRUPT, "%s: truncated index", idx);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size);
+	if (!buf) {
+		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", idx);
+		goto out;
+	}
+	n = vr_pread_full(fd, buf, (size_t)st.st_size, 0);
+	count = n >= REPO_IDX_HEADER ? vr_get_le32(buf + 8) : 0;
+	if (n != st.st_size || memcmp(buf, REPO_IDX_MAGIC, 8) != 0 ||
+	    (uint64_t)count * REPO_IDX_ENTRY + REPO_IDX_HEADER + 4 !=
+		    (uint64_t)n ||
+	    vr_crc32c(0, buf, (size_t)n - 4) !=
+		    vr_get_le32(buf + (size_t)n - 4)) {
+		rc = vr_err_set(err, -VR_ECORRUPT,
+				"%s: index damaged (magic, length or "
+				"checksum)",
+				idx);
+		goto out;
+	}
+	rc = repo_pack_add(r, id, err);
+	for (i = 0; rc == 0 && i < count; i++) {
+		const uint8_t *p = buf + REPO_IDX_HEADER + i * REPO_IDX_ENTRY;
+		struct repo_entry e = { .pack = r->npacks - 1 };
+
+		memcpy(e.hash, p + REPO_IDX_OFF_HASH, REPO_HASH_SIZE);
+		e.off = vr_get_le64(p + REPO_IDX_OFF_OFFSET);
+		e.stored = vr_get_le32(p + REPO_IDX_OFF_STORED);
+		e.raw = vr_get_le32(p + REPO_IDX_OFF_RAW);
+		e.codec = vr_get_le32(p + REPO_IDX_OFF_CODEC);
+		if (!repo_find(r, e.hash))
+			rc = repo_entry_add(r, &e, err);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(idx);
+	free(path);
+	return rc;
+}
+
+/* Pack ids that have an index, in name order (deterministic). */
+static int repo_load(struct repo *r, struct vr_err *err)
+{
+	char *dir = repo_join(r->path, "packs", NULL);
+	struct dirent **list = NULL;
+	int n, i, rc = 0;
+
+	if (!dir)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	n = scandir(dir, &list, NULL, alphasort);
+	if (n < 0)
+		rc = vr_err_set(err, -errno, "%s: %s", dir, strerror(errno));
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(list[i]->d_name);
+
+		if (rc == 0 && len > 4 &&
+		    !strcmp(list[i]->d_name + len - 4, ".idx")) {
+			list[i]->d_name[len - 4] = '\0';
+			rc = repo_load_index(r, list[i]->d_name, err);
+		}
+		free(list[i]);
+	}
+	free(list);
+	free(dir);
+	r->pending = r->n;
+	return rc;
+}
+
+/* ---- open and close ---- */
+
+static int repo_lock(struct repo *r, struct vr_err *err)
+{
+	char *path = repo_join(r->path, "lock", NULL), pid[32] = "?";
+	int rc = 0, n;
+
+	if (!path)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (r->lock_fd < 0) {
+		rc = vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	} else if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t got = pread(r->lock_fd, pid, sizeof(pid) - 1, 0);
+
+		pid[got > 0 ? got : 1] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		rc = errno == EWOULDBLOCK
+			     ? vr_err_set(err, -EBUSY,
+					  "%s: in use by another writer (pid "
+					  "%s)",
+					  r->path, pid)
+			     : vr_err_set(err, -errno, "%s: lock: %s", path,
+					  strerror(errno));
+	} else {
+		n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (ftruncate(r->lock_fd, 0) < 0 ||
+		    vr_pwrite_full(r->lock_fd, pid, (size_t)n, 0) < 0)
+			rc = vr_err_set(err, -EIO, "%s: cannot write", path);
+	}
+	free(path);
+	return rc;
+}
+
+int repo_open(const char *path, unsigned flags, struct repo **out,
+	      struct vr_err *err)
+{
+	struct repo *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r || !(r->path = strdup(path))) {
+		free(r);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", path);
+	}
+	r->flags = flags;
+	r->lock_fd = -1;
+	r->pack_fd = -1;
+	rc = repo_read_config(r, err);
+	if (rc == 0 && (flags & REPO_OPEN_WRITE))
+		rc = repo_lock(r, err);
+	if (rc == 0)
+		rc = repo_load(r, err);
+	if (rc == 0) {
+		r->cctx = ZSTD_createCCtx();
+		r->dctx = ZSTD_createDCtx();
+		r->zcap = ZSTD_compressBound(r->chunk_size);
+		r->zbuf = malloc(r->zcap);
+		if (!r->cctx || !r->dctx || !r->zbuf)
+			rc = vr_err_set(err, -ENOMEM, "%s: out of memory",
+					path);
+	}
+	if (rc < 0) {
+		repo_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void repo_close(struct repo *r)
+{
+	uint32_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->npacks; i++) {
+		if (r->pack_fds[i] >= 0)
+			close(r->pack_fds[i]);
+		free(r->packs[i]);
+	}
+	if (r->pack_fd >= 0) {
+		close(r->pack_fd);
+		free(r->packs[r->npacks]); /* the open pack's id */
+	}
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	free(r->packs);
+	free(r->pack_fds);
+	free(r->e);
+	free(r->table);
+	ZSTD_freeCCtx(r->cctx);
+	ZSTD_freeDCtx(r->dctx);
+	free(r->zbuf);
+	free(r->path);
+	free(r);
+}
+
+/* ---- writing ---- */
+
+static int repo_pack_begin(struct repo *r, struct vr_err *err)
+{
+	uint8_t rnd[8];
+	char id[17], *path = NULL;
+	unsigned i;
+	int rc;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return vr_err_set(err, -EIO, "%s: no random bytes", r->path);
+	for (i = 0; i < 8; i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	rc = repo_pack_add(r, id, err);
+	if (rc < 0)
+		return rc;
+	r->npacks--; /* the open pack is not sealed yet */
+	if (asprintf(&path, "%s/packs/%s.pack", r->path, id) < 0)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	r->pack_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (r->pack_fd < 0)
+		rc = vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	else if (vr_pwrite_full(r->pack_fd, REPO_PACK_MAGIC, 8, 0) < 0)
+		rc = vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	free(path);
+	r->pack_len = 8;
+	r->pending = r->n;
+	return rc;
+}
+
+int repo_chunk_put(struct repo *r, const void *buf, size_t len,
+		   uint8_t hash[REPO_HASH_SIZE], bool *added,
+		   struct vr_err *err)
+{
+	struct repo_entry e = { 0 };
+	uint8_t rec[REPO_REC_SIZE] = { 0 };
+	const void *data = buf;
+	size_t z;
+	ssize_t w;
+	int rc;
+
+	if (!(r->flags & REPO_OPEN_WRITE) || len > r->chunk_size)
+		return vr_err_set(err, -EINVAL,
+				  "%s: chunk put on a read-only open or of "
+				  "%zu bytes",
+				  r->path, len);
+	if (!EVP_Digest(buf, len, hash, NULL, EVP_sha256(), NULL))
+		return vr_err_set(err, -EIO, "%s: SHA-256 failed", r->path);
+	if (added)
+		*added = false;
+	if (repo_find(r, hash))
+		return 0;
+	if (r->pack_fd < 0) {
+		rc = repo_pack_begin(r, err);
+		if (rc < 0)
+			return rc;
+	}
+	z = ZSTD_compressCCtx(r->cctx, r->zbuf, r->zcap, buf, len,
+			      r->zstd_level);
+	e.codec = REPO_CODEC_NONE;
+	e.stored = (uint32_t)len;
+	if (!ZSTD_isError(z) && z < len) {
+		e.codec = REPO_CODEC_ZSTD;
+		e.stored = (uint32_t)z;
+		data = r->zbuf;
+	}
+	e.raw = (uint32_t)len;
+	e.pack = r->npacks;
+	e.off = r->pack_len;
+	memcpy(e.hash, hash, REPO_HASH_SIZE);
+	vr_put_le32(rec + REPO_REC_OFF_MAGIC, REPO_REC_MAGIC);
+	vr_put_le32(rec + REPO_REC_OFF_STORED, e.stored);
+	vr_put_le32(rec + REPO_REC_OFF_RAW, e.raw);
+	vr_put_le32(rec + REPO_REC_OFF_CODEC, e.codec);
+	memcpy(rec + REPO_REC_OFF_HASH, hash, REPO_HASH_SIZE);
+	w = vr_pwrite_full(r->pack_fd, rec, sizeof(rec), r->pack_len);
+	if (w >= 0)
+		w = vr_pwrite_full(r->pack_fd, data, e.stored,
+				   r->pack_len + sizeof(rec));
+	if (w < 0)
+		return vr_err_set(err, (int)w, "%s: pack %s: %s", r->path,
+				  r->packs[r->npacks], strerror((int)-w));
+	r->pack_len += sizeof(rec) + e.stored;
+	rc = repo_entry_add(r, &e, err);
+	if (rc == 0 && added)
+		*added = true;
+	if (rc == 0 && r->pack_len >= REPO_PACK_TARGET)
+		rc = repo_flush(r, err);
+	return rc;
+}
+
+bool repo_chunk_has(const struct repo *r, const uint8_t hash[REPO_HASH_SIZE])
+{
+	return repo_find(r, hash) != NULL;
+}
+
+static int repo_entry_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct repo_entry *)a)->hash,
+		      ((const struct repo_entry *)b)->hash, REPO_HASH_SIZE);
+}
+
+struct repo_idx_job {
+	struct repo_entry *e;
+	size_t n;
+};
+
+static int repo_write_index(int fd, const char *tmp, void *ctx,
+			    struct vr_err *err)
+{
+	const struct repo_idx_job *j = ctx;
+	size_t len = REPO_IDX_HEADER + j->n * REPO_IDX_ENTRY + 4, i;
+	uint8_t *buf = calloc(1, len);
+	ssize_t w;
+
+	if (!buf)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", tmp);
+	memcpy(buf, REPO_IDX_MAGIC, 8);
+	vr_put_le32(buf + 8, (uint32_t)j->n);
+	for (i = 0; i < j->n; i++) {
+		uint8_t *p = buf + REPO_IDX_HEADER + i * REPO_IDX_ENTRY;
+
+		memcpy(p + REPO_IDX_OFF_HASH, j->e[i].hash, REPO_HASH_SIZE);
+		vr_put_le64(p + REPO_IDX_OFF_OFFSET, j->e[i].off);
+		vr_put_le32(p + REPO_IDX_OFF_STORED, j->e[i].stored);
+		vr_put_le32(p + REPO_IDX_OFF_RAW, j->e[i].raw);
+		vr_put_le32(p + REPO_IDX_OFF_CODEC, j->e[i].codec);
+	}
+	vr_put_le32(buf + len - 4, vr_crc32c(0, buf, len - 4));
+	w = vr_pwrite_full(fd, buf, len, 0);
+	free(buf);
+	return w < 0 ? vr_err_set(err, (int)w, "%s: %s", tmp, strerror((int)-w))
+		     : 0;
+}
+
+int repo_flush(struct repo *r, struct vr_err *err)
+{
+	struct repo_idx_job j;
+	char *idx = NULL;
+	int rc;
+
+	if (r->pack_fd < 0)
+		return 0;
+	if (fdatasync(r->pack_fd) < 0)
+		return vr_err_set(err, -errno, "%s: pack %s: flush: %s",
+				  r->path, r->packs[r->npacks],
+				  strerror(errno));
+	j.n = r->n - r->pending;
+	j.e = malloc(j.n * sizeof(*j.e) + 1);
+	if (!j.e || asprintf(&idx, "%s/packs/%s.idx", r->path,
+			     r->packs[r->npacks]) < 0) {
+		free(j.e);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	}
+	memcpy(j.e, r->e + r->pending, j.n * sizeof(*j.e));
+	qsort(j.e, j.n, sizeof(*j.e), repo_entry_cmp);
+	rc = vr_file_replace(idx, 0644, VR_REPLACE_NOCLOBBER, repo_write_index,
+			     &j, err);
+	free(j.e);
+	free(idx);
+	if (rc < 0)
+		return rc;
+	/* the open pack is sealed: keep its descriptor for reads */
+	r->pack_fds[r->npacks] = r->pack_fd;
+	r->npacks++;
+	r->pack_fd = -1;
+	r->pending = r->n;
+	return 0;
+}
+
+/* ---- reading and checking ---- */
+
+static int repo_pack_fd(struct repo *r, uint32_t pack, struct vr_err *err)
+{
+	char *path;
+
+	if (pack == r->npacks)
+		return r->pack_fd;
+	if (r->pack_fds[pack] >= 0)
+		return r->pack_fds[pack];
+	if (asprintf(&path, "%s/packs/%s.pack", r->path, r->packs[pack]) < 0)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	r->pack_fds[pack] = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->pack_fds[pack] < 0)
+		vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	free(path);
+	return r->pack_fds[pack] < 0 ? -errno : r->pack_fds[pack];
+}
+
+/* Read and verify the record of @e into @buf (plaintext, e->raw bytes). */
+static int repo_entry_read(struct repo *r, const struct repo_entry *e,
+			   void *buf, struct vr_err *err)
+{
+	uint8_t rec[REPO_REC_SIZE], sum[REPO_HASH_SIZE];
+	char name[65];
+	int fd = repo_pack_fd(r, e->pack, err);
+	ssize_t n;
+	size_t raw;
+
+	if (fd < 0)
+		return fd;
+	repo_hash_format(e->hash, name);
+	if (e->raw > r->chunk_size || e->stored > r->zcap ||
+	    e->codec > REPO_CODEC_ZSTD ||
+	    (e->codec == REPO_CODEC_NONE && e->stored != e->raw))
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: chunk %s: index entry out of range",
+				  r->path, name);
+	n = vr_pread_full(fd, rec, sizeof(rec), e->off);
+	if (n == (ssize_t)sizeof(rec))
+		n = vr_pread_full(fd, r->zbuf, e->stored, e->off + sizeof(rec));
+	if (n < 0)
+		return vr_err_set(err, (int)n, "%s: chunk %s: %s", r->path,
+				  name, strerror((int)-n));
+	if ((size_t)n != e->stored ||
+	    vr_get_le32(rec + REPO_REC_OFF_MAGIC) != REPO_REC_MAGIC ||
+	    vr_get_le32(rec + REPO_REC_OFF_STORED) != e->stored ||
+	    memcmp(rec + REPO_REC_OFF_HASH, e->hash, REPO_HASH_SIZE) != 0)
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: chunk %s: pack %s record at 0x%" PRIx64
+				  " is missing or damaged",
+				  r->path, name, r->packs[e->pack], e->off);
+	if (e->codec == REPO_CODEC_ZSTD) {
+		raw = ZSTD_decompressDCtx(r->dctx, buf, r->chunk_size, r->zbuf,
+					  e->stored);
+		if (ZSTD_isError(raw) || raw != e->raw)
+			return vr_err_set(err, -VR_ECORRUPT,
+					  "%s: chunk %s: does not decompress",
+					  r->path, name);
+	} else {
+		memcpy(buf, r->zbuf, e->stored);
+	}
+	if (!EVP_Digest(buf, e->raw, sum, NULL, EVP_sha256(), NULL) ||
+	    memcmp(sum, e->hash, REPO_HASH_SIZE) != 0)
+		return vr_err_set(err, -VR_EBADCRC,
+				  "%s: chunk %s: content does not match its "
+				  "hash",
+				  r->path, name);
+	return 0;
+}
+
+int repo_chunk_get(struct repo *r, const uint8_t hash[REPO_HASH_SIZE],
+		   void *buf, size_t *len, struct vr_err *err)
+{
+	const struct repo_entry *e = repo_find(r, hash);
+	char name[65];
+	int rc;
+
+	if (!e) {
+		repo_hash_format(hash, name);
+		return vr_err_set(err, -ENOENT, "%s: chunk %s: not stored",
+				  r->path, name);
+	}
+	rc = repo_entry_read(r, e, buf, err);
+	if (rc == 0)
+		*len = e->raw;
+	return rc;
+}
+
+/* Is @e's record header where its index says, naming its hash? */
+static int repo_entry_probe(struct repo *r, const struct repo_entry *e,
+			    struct vr_err *err)
+{
+	uint8_t rec[REPO_REC_SIZE];
+	int fd = repo_pack_fd(r, e->pack, err);
+
+	if (fd < 0)
+		return fd;
+	if (vr_pread_full(fd, rec, sizeof(rec), e->off) !=
+		    (ssize_t)sizeof(rec) ||
+	    vr_get_le32(rec + REPO_REC_OFF_MAGIC) != REPO_REC_MAGIC ||
+	    memcmp(rec + REPO_REC_OFF_HASH, e->hash, REPO_HASH_SIZE) != 0)
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: pack %s: record at 0x%" PRIx64
+				  " is missing or damaged",
+				  r->path, r->packs[e->pack], e->off);
+	return 0;
+}
+
+static void repo_problem(struct repo_check_report *rep, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void repo_problem(struct repo_check_report *rep, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (rep->problem)
+		rep->problem(rep->ctx, line);
+}
+
+int repo_check(struct repo *r, bool read_data, struct repo_check_report *rep,
+	       struct vr_err *err)
+{
+	char *dir = repo_join(r->path, "packs", NULL);
+	struct dirent **list = NULL;
+	uint8_t *buf = malloc(r->chunk_size);
+	size_t i;
+	int n, k;
+
+	if (!dir || !buf) {
+		free(dir);
+		free(buf);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	}
+	rep->packs = r->npacks;
+	for (i = 0; i < r->pending; i++) {
+		struct vr_err e = { 0 };
+		int rc;
+
+		rep->chunks++;
+		rep->stored_bytes += r->e[i].stored;
+		rc = read_data ? repo_entry_read(r, &r->e[i], buf, &e)
+			       : repo_entry_probe(r, &r->e[i], &e);
+		if (rc < 0) {
+			rep->bad_chunks++;
+			repo_problem(rep, "%s", e.msg);
+		}
+	}
+	n = scandir(dir, &list, NULL, alphasort);
+	for (k = 0; k < n; k++) {
+		size_t len = strlen(list[k]->d_name);
+		char *idx = NULL;
+		struct stat st;
+
+		if (len > 5 && !strcmp(list[k]->d_name + len - 5, ".pack") &&
+		    asprintf(&idx, "%s/%.*s.idx", dir, (int)(len - 5),
+			     list[k]->d_name) >= 0 &&
+		    stat(idx, &st) < 0) {
+			rep->unindexed_packs++;
+			repo_problem(rep,
+				     "%s: pack %s has no index (left by an "
+				     "interrupted write): its chunks are "
+				     "unreferenced",
+				     r->path, list[k]->d_name);
+		}
+		free(idx);
+		free(list[k]);
+	}
+	free(list);
+	free(dir);
+	free(buf);
+	return 0;
+}

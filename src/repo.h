@@ -1,0 +1,115 @@
+/*
+ * repo.h - the repository's chunk store: content-addressed chunks named by
+ * the SHA-256 of their plaintext, compressed with zstd, appended to pack
+ * files of tens of MiB, each sealed by an index file (docs/repo-format.md).
+ * Recovery points and bases (manifests naming chunks) build on this.
+ *
+ *	repo_init("/srv/repo", &opts, &err);
+ *	repo_open("/srv/repo", REPO_OPEN_WRITE, &r, &err);	takes the lock
+ *	repo_chunk_put(r, data, len, hash, &err);		dedups
+ *	repo_flush(r, &err);	seal the open pack: durable after this
+ *	repo_close(r);
+ *
+ * Invariants: a pack becomes visible only when its index is renamed into
+ * place, after the pack was fsynced; packs and indexes are never changed
+ * after that. A crash leaves at most a pack without an index: its chunks
+ * are unreferenced, repo_check() reports the pack, and later puts store
+ * them again.
+ */
+#ifndef VR_REPO_H
+#define VR_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vr_err;
+struct repo;
+
+#define REPO_HASH_SIZE 32
+#define REPO_DEFAULT_CHUNK_SIZE (64u * 1024)
+#define REPO_DEFAULT_ZSTD_LEVEL 3
+
+struct repo_init_opts {
+	uint32_t chunk_size; /* 0: 64 KiB; a power of two, 4K..64M */
+	int zstd_level;	     /* 0: 3; 1..19 */
+};
+
+/*
+ * Make an empty repository in @path (created; an existing non-empty
+ * directory is refused). Returns 0, -EEXIST, -EINVAL (options out of
+ * range), -errno.
+ */
+int repo_init(const char *path, const struct repo_init_opts *o,
+	      struct vr_err *err);
+
+/* repo_open() flags: open for adding chunks (takes the writer's lock). */
+#define REPO_OPEN_WRITE 0x1u
+
+/*
+ * Open the repository in @path and load every pack index. With
+ * REPO_OPEN_WRITE, take the repository's lock (another writer: -EBUSY,
+ * "in use by pid N"). Returns 0, -EBUSY, -VR_ECORRUPT (config or an index
+ * damaged), -ENOTSUP (a newer format), -ENOMEM, -errno.
+ */
+int repo_open(const char *path, unsigned flags, struct repo **out,
+	      struct vr_err *err);
+
+/*
+ * Close without sealing the open pack: chunks put since the last
+ * repo_flush() are lost (unreferenced), never half-visible. Accepts NULL.
+ */
+void repo_close(struct repo *r);
+
+uint32_t repo_chunk_size(const struct repo *r);
+
+/* Is @buf all zeros? Callers never store zero chunks: manifests say "zero". */
+bool repo_is_zero(const void *buf, size_t len);
+
+/*
+ * Store @len (<= the chunk size) bytes unless a chunk with the same
+ * SHA-256 is stored already; *@hash gets the name. *@added (may be NULL)
+ * says whether the chunk was new. Durable after repo_flush().
+ * Returns 0, -EINVAL (too long, opened read-only), -ENOSPC, -EIO, -ENOMEM.
+ */
+int repo_chunk_put(struct repo *r, const void *buf, size_t len,
+		   uint8_t hash[REPO_HASH_SIZE], bool *added,
+		   struct vr_err *err);
+
+/* Is the chunk @hash stored (and sealed or pending in the open pack)? */
+bool repo_chunk_has(const struct repo *r, const uint8_t hash[REPO_HASH_SIZE]);
+
+/*
+ * Read chunk @hash into @buf (the chunk size at least); *@len gets its
+ * length. The plaintext's SHA-256 is checked. Returns 0, -ENOENT (no such
+ * chunk), -VR_EBADCRC (the stored bytes do not give that hash),
+ * -VR_ECORRUPT, -EIO.
+ */
+int repo_chunk_get(struct repo *r, const uint8_t hash[REPO_HASH_SIZE],
+		   void *buf, size_t *len, struct vr_err *err);
+
+/* Seal the open pack (fsync, index, rename, fsync dir). Returns 0, -errno. */
+int repo_flush(struct repo *r, struct vr_err *err);
+
+/* What repo_check() found. */
+struct repo_check_report {
+	uint64_t packs, chunks, stored_bytes;
+	uint64_t bad_chunks;	  /* unreadable or wrong hash (--read-data) */
+	uint64_t unindexed_packs; /* left by a crash: unreferenced */
+	void (*problem)(void *ctx, const char *line); /* each problem */
+	void *ctx;
+};
+
+/*
+ * Check every index against its pack (records where the index says, of
+ * the lengths it says) and, with @read_data, every chunk's hash; report
+ * packs without an index. Returns 0 (look at the report), or -errno when
+ * the check itself could not run.
+ */
+int repo_check(struct repo *r, bool read_data, struct repo_check_report *rep,
+	       struct vr_err *err);
+
+/* Lower-case hex of a hash (65 bytes with the NUL). */
+void repo_hash_format(const uint8_t hash[REPO_HASH_SIZE], char out[65]);
+
+#endif /* VR_REPO_H */

@@ -1,0 +1,50 @@
+#!/usr/bin/env bats
+# repo.bats - "vhdrecover repo init|check": making a repository and
+# checking its chunk store from the command line. (Chunks are put by the
+# library here; cycles that fill repositories come with replicate.)
+
+load helpers
+
+setup()
+{
+	vr_setup
+}
+
+teardown()
+{
+	vr_teardown
+}
+
+@test "repo init makes a repository that checks clean, text and JSON" {
+	run "$VHDRECOVER" repo init --chunk-size 128K --zstd-level 5 r
+	[ "$status" -eq 0 ]
+	[ "$output" = "r: repository made" ]
+	grep -qx "chunk_size 131072" r/config
+	grep -qx "zstd_level 5" r/config
+	run "$VHDRECOVER" repo check r
+	[ "$status" -eq 0 ]
+	[ "$output" = "r: 0 packs, 0 chunks, 0 bytes stored; clean" ]
+	run "$VHDRECOVER" repo check --read-data --json r
+	[ "$status" -eq 0 ]
+	json_true "$output" '.clean and .chunks == 0 and .problems == []'
+}
+
+@test "repo init and check refuse bad input with one line" {
+	"$VHDRECOVER" repo init r
+	run --separate-stderr "$VHDRECOVER" repo init r
+	assert_one_line_error '^vhdrecover: r: not empty'
+	run --separate-stderr "$VHDRECOVER" repo init --chunk-size 3000 s
+	assert_one_line_error '^vhdrecover: s: chunk size 3000 is not a power of two'
+	mkdir plain
+	run --separate-stderr "$VHDRECOVER" repo check plain
+	assert_one_line_error '^vhdrecover: plain: not a repository'
+	echo "format 1" >r/config
+	run --separate-stderr "$VHDRECOVER" repo check r
+	assert_one_line_error '^vhdrecover: r: config: damaged'
+	run --separate-stderr "$VHDRECOVER" repo frobnicate r
+	assert_usage_error
+	run --separate-stderr "$VHDRECOVER" repo check --chunk-size 4K r
+	assert_usage_error
+	run --separate-stderr "$VHDRECOVER" repo init --zstd-level 30 t
+	assert_usage_error
+}

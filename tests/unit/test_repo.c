@@ -1,0 +1,255 @@
+/*
+ * test_repo.c - the repository's chunk store: put/get round trips across
+ * packs and reopens, dedup, the writer lock, a crash before the seal
+ * (unindexed pack, chunks unreferenced), damaged chunks and indexes found
+ * by get and check, and init's refusals.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+#include <openssl/evp.h>
+
+#include "repo.h"
+#include "tap.h"
+#include "vr_err.h"
+
+static char t_dir[] = "/tmp/vr-repo.XXXXXX";
+static unsigned t_n;
+
+/* A fresh repository path (not yet made). */
+static const char *t_repo(void)
+{
+	static char path[300];
+
+	snprintf(path, sizeof(path), "%s/r%u", t_dir, ++t_n);
+	return path;
+}
+
+static struct repo *t_open(const char *path, unsigned flags)
+{
+	struct vr_err err = { 0 };
+	struct repo *r = NULL;
+
+	if (repo_open(path, flags, &r, &err) < 0)
+		printf("# %s\n", err.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	return r;
+}
+
+/* Chunk @i: compressible for even @i, random-looking for odd. */
+static void t_chunk(uint8_t *buf, size_t len, unsigned i)
+{
+	size_t k;
+	uint32_t x = 2463534242u + i;
+
+	for (k = 0; k < len; k++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[k] = (i % 2) ? (uint8_t)x : (uint8_t)(i + k / 512);
+	}
+}
+
+static void t_problem(void *ctx, const char *line)
+{
+	(void)ctx;
+	printf("# problem: %s\n", line);
+}
+
+static void test_repo_put_get_round_trip_across_reopen(void)
+{
+	const char *path = t_repo();
+	static uint8_t buf[65536], got[65536];
+	uint8_t hash[200][REPO_HASH_SIZE];
+	struct vr_err err = { 0 };
+	struct repo *r;
+	bool added;
+	size_t len;
+	unsigned i;
+
+	CU_ASSERT_EQUAL_FATAL(repo_init(path, NULL, &err), 0);
+	r = t_open(path, REPO_OPEN_WRITE);
+	CU_ASSERT_EQUAL(repo_chunk_size(r), 65536);
+	for (i = 0; i < 200; i++) {
+		t_chunk(buf, sizeof(buf) - (i % 3) * 512, i);
+		CU_ASSERT_EQUAL(repo_chunk_put(r, buf,
+					       sizeof(buf) - (i % 3) * 512,
+					       hash[i], &added, &err),
+				0);
+		CU_ASSERT(added);
+	}
+	/* the same content again: stored once */
+	t_chunk(buf, sizeof(buf), 0);
+	CU_ASSERT_EQUAL(
+		repo_chunk_put(r, buf, sizeof(buf), hash[0], &added, &err), 0);
+	CU_ASSERT(!added);
+	/* readable before the seal too */
+	CU_ASSERT_EQUAL(repo_chunk_get(r, hash[5], got, &len, &err), 0);
+	CU_ASSERT_EQUAL(repo_flush(r, &err), 0);
+	repo_close(r);
+
+	r = t_open(path, 0);
+	for (i = 0; i < 200; i++) {
+		size_t want = sizeof(buf) - (i % 3) * 512;
+
+		t_chunk(buf, want, i);
+		CU_ASSERT_EQUAL(repo_chunk_get(r, hash[i], got, &len, &err), 0);
+		CU_ASSERT_EQUAL(len, want);
+		CU_ASSERT(memcmp(got, buf, want) == 0);
+	}
+	{
+		struct repo_check_report rep = { .problem = t_problem };
+
+		CU_ASSERT_EQUAL(repo_check(r, true, &rep, &err), 0);
+		CU_ASSERT_EQUAL(rep.chunks, 200);
+		CU_ASSERT_EQUAL(rep.bad_chunks, 0);
+		CU_ASSERT_EQUAL(rep.unindexed_packs, 0);
+		/* compressible chunks shrink */
+		CU_ASSERT(rep.stored_bytes < 200ull * 65536 * 3 / 4);
+	}
+	repo_close(r);
+}
+
+static void test_repo_lock_excludes_a_second_writer(void)
+{
+	const char *path = t_repo();
+	struct vr_err err = { 0 };
+	struct repo *a, *b = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(repo_init(path, NULL, &err), 0);
+	a = t_open(path, REPO_OPEN_WRITE);
+	CU_ASSERT_EQUAL(repo_open(path, REPO_OPEN_WRITE, &b, &err), -EBUSY);
+	CU_ASSERT_PTR_NULL(b);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "in use by another writer"));
+	/* readers are not excluded */
+	b = t_open(path, 0);
+	repo_close(b);
+	repo_close(a);
+	b = t_open(path, REPO_OPEN_WRITE);
+	repo_close(b);
+}
+
+static void test_repo_unsealed_pack_is_unreferenced(void)
+{
+	const char *path = t_repo();
+	static uint8_t buf[65536], got[65536];
+	uint8_t hash[REPO_HASH_SIZE];
+	struct repo_check_report rep = { .problem = t_problem };
+	struct vr_err err = { 0 };
+	struct repo *r;
+	bool added;
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(repo_init(path, NULL, &err), 0);
+	r = t_open(path, REPO_OPEN_WRITE);
+	t_chunk(buf, sizeof(buf), 7);
+	CU_ASSERT_EQUAL(repo_chunk_put(r, buf, sizeof(buf), hash, &added, &err),
+			0);
+	repo_close(r); /* no flush: what a crash leaves */
+	r = t_open(path, REPO_OPEN_WRITE);
+	CU_ASSERT(!repo_chunk_has(r, hash));
+	CU_ASSERT_EQUAL(repo_chunk_get(r, hash, got, &len, &err), -ENOENT);
+	CU_ASSERT_EQUAL(repo_check(r, true, &rep, &err), 0);
+	CU_ASSERT_EQUAL(rep.unindexed_packs, 1);
+	CU_ASSERT_EQUAL(rep.bad_chunks, 0);
+	/* a later put stores it again */
+	CU_ASSERT_EQUAL(repo_chunk_put(r, buf, sizeof(buf), hash, &added, &err),
+			0);
+	CU_ASSERT(added);
+	CU_ASSERT_EQUAL(repo_flush(r, &err), 0);
+	repo_close(r);
+}
+
+static void test_repo_damage_is_found(void)
+{
+	const char *path = t_repo();
+	static uint8_t buf[65536], got[65536];
+	uint8_t hash[REPO_HASH_SIZE];
+	struct repo_check_report rep = { .problem = t_problem };
+	struct vr_err err = { 0 };
+	struct repo *r;
+	char cmd[600];
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(repo_init(path, NULL, &err), 0);
+	r = t_open(path, REPO_OPEN_WRITE);
+	t_chunk(buf, sizeof(buf), 3); /* random-looking: stored as is */
+	CU_ASSERT_EQUAL(repo_chunk_put(r, buf, sizeof(buf), hash, NULL, &err),
+			0);
+	CU_ASSERT_EQUAL(repo_flush(r, &err), 0);
+	repo_close(r);
+	/* flip a byte in the middle of the chunk's data */
+	snprintf(cmd, sizeof(cmd),
+		 "f=$(ls %s/packs/*.pack) && printf 'X' | dd of=$f bs=1 "
+		 "seek=30000 conv=notrunc status=none",
+		 path);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	r = t_open(path, 0);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(repo_chunk_get(r, hash, got, &len, &err), -EBADMSG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "does not match its hash"));
+	CU_ASSERT_EQUAL(repo_check(r, true, &rep, &err), 0);
+	CU_ASSERT_EQUAL(rep.bad_chunks, 1);
+	repo_close(r);
+	/* a damaged index keeps the repository from opening */
+	snprintf(cmd, sizeof(cmd),
+		 "f=$(ls %s/packs/*.idx) && printf 'X' | dd of=$f bs=1 seek=20 "
+		 "conv=notrunc status=none",
+		 path);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	r = NULL;
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(repo_open(path, 0, &r, &err), -EUCLEAN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "index damaged"));
+}
+
+static void test_repo_init_refusals(void)
+{
+	const char *path = t_repo();
+	struct repo_init_opts bad = { .chunk_size = 3000 };
+	struct vr_err err = { 0 };
+	struct repo *r = NULL;
+
+	CU_ASSERT_EQUAL(repo_init(path, &bad, &err), -EINVAL);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(repo_init(path, NULL, &err), 0);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(repo_init(path, NULL, &err), -EEXIST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not empty"));
+	vr_err_clear(&err);
+	CU_ASSERT(repo_open(t_dir, 0, &r, &err) < 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a repository"));
+	CU_ASSERT(repo_is_zero((uint8_t[8]){ 0 }, 8));
+	CU_ASSERT(!repo_is_zero((uint8_t[8]){ 0, 0, 0, 1 }, 8));
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	char cmd[64];
+	int rc;
+
+	if (!mkdtemp(t_dir))
+		return 1;
+	CU_initialize_registry();
+	s = CU_add_suite("repo", NULL, NULL);
+	CU_add_test(s, "test_repo_put_get_round_trip_across_reopen",
+		    test_repo_put_get_round_trip_across_reopen);
+	CU_add_test(s, "test_repo_lock_excludes_a_second_writer",
+		    test_repo_lock_excludes_a_second_writer);
+	CU_add_test(s, "test_repo_unsealed_pack_is_unreferenced",
+		    test_repo_unsealed_pack_is_unreferenced);
+	CU_add_test(s, "test_repo_damage_is_found", test_repo_damage_is_found);
+	CU_add_test(s, "test_repo_init_refusals", test_repo_init_refusals);
+	rc = tap_run();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
+	if (system(cmd) != 0)
+		rc = 1;
+	return rc;
+}
