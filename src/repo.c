@@ -530,6 +530,7 @@ static int repo_pack_begin(struct repo *r, struct vr_err *err)
 	uint8_t rnd[8];
 	char id[17], *path = NULL;
 	unsigned i;
+	ssize_t w;
 	int rc;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -540,16 +541,31 @@ static int repo_pack_begin(struct repo *r, struct vr_err *err)
 	if (rc < 0)
 		return rc;
 	r->npacks--; /* the open pack is not sealed yet */
-	if (asprintf(&path, "%s/packs/%s.pack", r->path, id) < 0)
-		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	if (asprintf(&path, "%s/packs/%s.pack", r->path, id) < 0) {
+		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+		goto fail;
+	}
 	r->pack_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (r->pack_fd < 0)
+	if (r->pack_fd < 0) {
 		rc = vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
-	else if (vr_pwrite_full(r->pack_fd, REPO_PACK_MAGIC, 8, 0) < 0)
-		rc = vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	w = vr_pwrite_full(r->pack_fd, REPO_PACK_MAGIC, 8, 0);
+	if (w < 0) {
+		rc = vr_err_set(err, (int)w, "%s: %s", path, strerror((int)-w));
+		close(r->pack_fd);
+		r->pack_fd = -1;
+		unlink(path);
+		goto fail;
+	}
 	free(path);
 	r->pack_len = 8;
 	r->pending = r->n;
+	return 0;
+fail:
+	free(path);
+	free(r->packs[r->npacks]);
+	r->packs[r->npacks] = NULL;
 	return rc;
 }
 
