@@ -33,6 +33,7 @@ int cli_merge(int argc, char **argv);
 int cli_changes(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_repo(int argc, char **argv);
+int cli_base(int argc, char **argv);
 
 /*
  * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;

@@ -31,6 +31,7 @@ static const struct {
 	{ "serve", cli_serve, "export a VHDX over NBD, tracking changes" },
 	{ "changes", cli_changes, "what changed since the last cycle" },
 	{ "repo", cli_repo, "make or check a repository (init, check)" },
+	{ "base", cli_base, "preload a base image into a repository" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -48,3 +48,31 @@ teardown()
 	run --separate-stderr "$VHDRECOVER" repo init --zstd-level 30 t
 	assert_usage_error
 }
+
+@test "base add stores a golden image once: the same content as VHDX adds no chunk" {
+	"$VHDRECOVER" repo init r
+	head -c $((6 * 1024 * 1024)) /dev/urandom >golden.raw
+	truncate -s 24M golden.raw
+	run "$VHDRECOVER" base add r golden.raw --name golden
+	[ "$status" -eq 0 ]
+	[ "$output" = "r: base golden: 384 chunks, 288 zero, 96 new" ]
+	qemu-img convert -f raw -O vhdx golden.raw golden.vhdx
+	run "$VHDRECOVER" base add --json r golden.vhdx --name golden-vhdx
+	[ "$status" -eq 0 ]
+	json_true "$output" '.chunks == 384 and .new_chunks == 0 and
+		.zero_chunks == 288'
+	[ -f r/bases/golden.base ] && [ -f r/bases/golden-vhdx.base ]
+	run "$VHDRECOVER" repo check --read-data r
+	[ "$status" -eq 0 ]
+	[ "$output" = "r: 1 packs, 96 chunks, 6291456 bytes stored; clean" ]
+
+	run --separate-stderr "$VHDRECOVER" base add r golden.raw --name golden
+	assert_one_line_error '^vhdrecover: r: base golden exists already'
+	run --separate-stderr "$VHDRECOVER" base add r golden.raw --name ../x
+	assert_one_line_error "^vhdrecover: r: base name '\.\./x'"
+	run --separate-stderr "$VHDRECOVER" base add r nosuch.raw --name n
+	assert_one_line_error '^vhdrecover: nosuch\.raw: No such file'
+	[ ! -e r/bases/n.base ]
+	run --separate-stderr "$VHDRECOVER" base add r golden.raw
+	assert_usage_error
+}

@@ -15,6 +15,8 @@
 #include <CUnit/CUnit.h>
 #include <openssl/evp.h>
 
+#include "base.h"
+#include "manifest.h"
 #include "repo.h"
 #include "tap.h"
 #include "vr_err.h"
@@ -229,6 +231,114 @@ static void test_repo_init_refusals(void)
 	CU_ASSERT(!repo_is_zero((uint8_t[8]){ 0, 0, 0, 1 }, 8));
 }
 
+static void test_manifest_round_trip_and_damage(void)
+{
+	char path[300], cmd[700];
+	struct manifest *m = NULL, *back = NULL;
+	struct vr_err err = { 0 };
+	uint64_t i;
+
+	snprintf(path, sizeof(path), "%s/m%u.point", t_dir, ++t_n);
+	CU_ASSERT_EQUAL_FATAL(
+		manifest_new(MANIFEST_POINT, 10 * 65536 + 512, 65536, &m, &err),
+		0);
+	CU_ASSERT_EQUAL(m->nchunks, 11);
+	snprintf(m->name, sizeof(m->name), "p1");
+	snprintf(m->base, sizeof(m->base), "golden");
+	m->time = 1764130000;
+	for (i = 0; i < m->nchunks; i++) {
+		m->types[i] = (uint8_t)(i % 3);
+		if (m->types[i] == MANIFEST_HASH)
+			memset(m->hashes[i], (int)i + 1, REPO_HASH_SIZE);
+	}
+	CU_ASSERT_EQUAL_FATAL(manifest_save(m, path, &err), 0);
+	/* never replaced */
+	CU_ASSERT_EQUAL(manifest_save(m, path, &err), -EEXIST);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(manifest_load(path, &back, &err), 0);
+	CU_ASSERT_EQUAL(back->kind, MANIFEST_POINT);
+	CU_ASSERT_EQUAL(back->size, m->size);
+	CU_ASSERT_EQUAL(back->time, m->time);
+	CU_ASSERT_STRING_EQUAL(back->name, "p1");
+	CU_ASSERT_STRING_EQUAL(back->base, "golden");
+	CU_ASSERT(memcmp(back->types, m->types, (size_t)m->nchunks) == 0);
+	for (i = 0; i < m->nchunks; i++)
+		if (m->types[i] == MANIFEST_HASH)
+			CU_ASSERT(memcmp(back->hashes[i], m->hashes[i],
+					 REPO_HASH_SIZE) == 0);
+	manifest_free(back);
+	manifest_free(m);
+	/* a flipped byte anywhere, or a cut, is refused */
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'X' | dd of=%s bs=1 seek=100 conv=notrunc "
+		 "status=none",
+		 path);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	back = NULL;
+	CU_ASSERT_EQUAL(manifest_load(path, &back, &err), -EUCLEAN);
+	CU_ASSERT_PTR_NULL(back);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "manifest damaged"));
+	CU_ASSERT_EQUAL(truncate(path, 200), 0);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(manifest_load(path, &back, &err), -EUCLEAN);
+}
+
+/* A base, rebuilt from its manifest and chunks, is the image again. */
+static void test_base_add_rebuilds_the_image(void)
+{
+	const char *path = t_repo();
+	char img[300], mpath[400];
+	static uint8_t data[3 << 20], chunk[65536];
+	struct base_add_stats st;
+	struct manifest *m = NULL;
+	struct vr_err err = { 0 };
+	struct repo *r;
+	uint64_t i;
+	FILE *f;
+
+	snprintf(img, sizeof(img), "%s/img%u.raw", t_dir, t_n);
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (i / 65536) % 3 == 0 ? 0 : (uint8_t)(i * 7 + i / 999);
+	f = fopen(img, "wb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(fwrite(data, 1, sizeof(data) - 512, f),
+			sizeof(data) - 512);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(repo_init(path, NULL, &err), 0);
+	r = t_open(path, REPO_OPEN_WRITE);
+	CU_ASSERT_EQUAL(
+		base_add(r, path, img, "bad/name", NULL, NULL, &st, &err),
+		-EINVAL);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(
+		base_add(r, path, img, "golden", NULL, NULL, &st, &err), 0);
+	CU_ASSERT_EQUAL(st.chunks, 48);
+	CU_ASSERT_EQUAL(st.zero_chunks, 16);
+	CU_ASSERT_EQUAL(st.new_chunks, 32);
+	repo_close(r);
+	snprintf(mpath, sizeof(mpath), "%s/bases/golden.base", path);
+	CU_ASSERT_EQUAL_FATAL(manifest_load(mpath, &m, &err), 0);
+	CU_ASSERT_EQUAL(m->size, sizeof(data) - 512);
+	r = t_open(path, 0);
+	for (i = 0; i < m->nchunks; i++) {
+		uint64_t off = i * 65536;
+		size_t want = m->size - off < 65536 ? (size_t)(m->size - off)
+						    : 65536,
+		       len = 0;
+
+		if (m->types[i] == MANIFEST_ZERO) {
+			CU_ASSERT(repo_is_zero(data + off, want));
+			continue;
+		}
+		CU_ASSERT_EQUAL(
+			repo_chunk_get(r, m->hashes[i], chunk, &len, &err), 0);
+		CU_ASSERT_EQUAL(len, want);
+		CU_ASSERT(memcmp(chunk, data + off, want) == 0);
+	}
+	repo_close(r);
+	manifest_free(m);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -247,6 +357,10 @@ int main(void)
 		    test_repo_unsealed_pack_is_unreferenced);
 	CU_add_test(s, "test_repo_damage_is_found", test_repo_damage_is_found);
 	CU_add_test(s, "test_repo_init_refusals", test_repo_init_refusals);
+	CU_add_test(s, "test_manifest_round_trip_and_damage",
+		    test_manifest_round_trip_and_damage);
+	CU_add_test(s, "test_base_add_rebuilds_the_image",
+		    test_base_add_rebuilds_the_image);
 	rc = tap_run();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
 	if (system(cmd) != 0)

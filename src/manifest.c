@@ -1,0 +1,283 @@
+/*
+ * manifest.c - encode, save, load and check manifests of bases and
+ * recovery points (docs/repo-format.md, "Manifests").
+ */
+#include <config.h>
+#include "manifest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "vr_crc.h"
+#include "vr_endian.h"
+#include "vr_err.h"
+#include "vr_io.h"
+
+#define MANIFEST_MAGIC "VRMANI01"
+#define MANIFEST_VERSION 1u
+#define MF_OFF_VERSION 8
+#define MF_OFF_KIND 12
+#define MF_OFF_SIZE 16
+#define MF_OFF_CHUNK_SIZE 24
+#define MF_OFF_TIME 32
+#define MF_OFF_DISK_ID 40
+#define MF_OFF_DWG 56
+#define MF_OFF_NCHUNKS 72
+#define MF_OFF_BODY_RAW 80
+#define MF_OFF_BODY_STORED 88
+#define MF_OFF_NAME 96
+#define MF_OFF_BASE (MF_OFF_NAME + MANIFEST_NAME_MAX)
+#define MF_HEADER (MF_OFF_BASE + MANIFEST_NAME_MAX)
+_Static_assert(MF_HEADER == 352, "manifest header layout");
+/* 64 TiB in 4 KiB chunks */
+#define MF_MAX_CHUNKS (1ull << 34)
+
+int manifest_new(enum manifest_kind kind, uint64_t size, uint32_t chunk_size,
+		 struct manifest **out, struct vr_err *err)
+{
+	struct manifest *m;
+	uint64_t n;
+
+	if (chunk_size < 4096 || (chunk_size & (chunk_size - 1)) || !size)
+		return vr_err_set(err, -EINVAL,
+				  "manifest: bad size %" PRIu64
+				  " or chunk size %" PRIu32,
+				  size, chunk_size);
+	n = size / chunk_size + (size % chunk_size != 0);
+	if (n > MF_MAX_CHUNKS || n > SIZE_MAX / REPO_HASH_SIZE)
+		return vr_err_set(err, -EINVAL,
+				  "manifest: %" PRIu64 " chunks are too many",
+				  n);
+	m = calloc(1, sizeof(*m));
+	if (m) {
+		m->types = calloc((size_t)n, 1);
+		m->hashes = calloc((size_t)n, REPO_HASH_SIZE);
+	}
+	if (!m || !m->types || !m->hashes) {
+		manifest_free(m);
+		return vr_err_set(err, -ENOMEM, "manifest: out of memory");
+	}
+	m->kind = kind;
+	m->size = size;
+	m->chunk_size = chunk_size;
+	m->nchunks = n;
+	*out = m;
+	return 0;
+}
+
+void manifest_free(struct manifest *m)
+{
+	if (!m)
+		return;
+	free(m->types);
+	free(m->hashes);
+	free(m);
+}
+
+/* The body: every chunk's type, then the hashes of the HASH chunks. */
+static uint8_t *manifest_body(const struct manifest *m, size_t *len)
+{
+	uint64_t i, nhash = 0;
+	uint8_t *b, *h;
+
+	for (i = 0; i < m->nchunks; i++)
+		nhash += m->types[i] == MANIFEST_HASH;
+	*len = (size_t)(m->nchunks + nhash * REPO_HASH_SIZE);
+	b = malloc(*len ? *len : 1);
+	if (!b)
+		return NULL;
+	memcpy(b, m->types, (size_t)m->nchunks);
+	h = b + m->nchunks;
+	for (i = 0; i < m->nchunks; i++)
+		if (m->types[i] == MANIFEST_HASH) {
+			memcpy(h, m->hashes[i], REPO_HASH_SIZE);
+			h += REPO_HASH_SIZE;
+		}
+	return b;
+}
+
+struct manifest_job {
+	const uint8_t *buf;
+	size_t len;
+};
+
+static int manifest_write(int fd, const char *tmp, void *ctx,
+			  struct vr_err *err)
+{
+	const struct manifest_job *j = ctx;
+	ssize_t w = vr_pwrite_full(fd, j->buf, j->len, 0);
+
+	return w < 0 ? vr_err_set(err, (int)w, "%s: %s", tmp, strerror((int)-w))
+		     : 0;
+}
+
+int manifest_save(const struct manifest *m, const char *path,
+		  struct vr_err *err)
+{
+	size_t raw_len, bound, z, len;
+	uint8_t *body = manifest_body(m, &raw_len), *buf;
+	struct manifest_job j;
+	int rc;
+
+	if (!body)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", path);
+	bound = ZSTD_compressBound(raw_len);
+	buf = calloc(1, MF_HEADER + bound + 4);
+	if (!buf) {
+		free(body);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", path);
+	}
+	z = ZSTD_compress(buf + MF_HEADER, bound, body, raw_len, 3);
+	free(body);
+	if (ZSTD_isError(z)) {
+		free(buf);
+		return vr_err_set(err, -EIO, "%s: zstd: %s", path,
+				  ZSTD_getErrorName(z));
+	}
+	memcpy(buf, MANIFEST_MAGIC, 8);
+	vr_put_le32(buf + MF_OFF_VERSION, MANIFEST_VERSION);
+	vr_put_le32(buf + MF_OFF_KIND, (uint32_t)m->kind);
+	vr_put_le64(buf + MF_OFF_SIZE, m->size);
+	vr_put_le32(buf + MF_OFF_CHUNK_SIZE, m->chunk_size);
+	vr_put_le64(buf + MF_OFF_TIME, m->time);
+	memcpy(buf + MF_OFF_DISK_ID, m->disk_id, 16);
+	memcpy(buf + MF_OFF_DWG, m->data_write_guid, 16);
+	vr_put_le64(buf + MF_OFF_NCHUNKS, m->nchunks);
+	vr_put_le64(buf + MF_OFF_BODY_RAW, raw_len);
+	vr_put_le64(buf + MF_OFF_BODY_STORED, z);
+	/* names are NUL-terminated within their fields */
+	memcpy(buf + MF_OFF_NAME, m->name, strnlen(m->name, 127));
+	memcpy(buf + MF_OFF_BASE, m->base, strnlen(m->base, 127));
+	len = MF_HEADER + z;
+	vr_put_le32(buf + len, vr_crc32c(0, buf, len));
+	j.buf = buf;
+	j.len = len + 4;
+	rc = vr_file_replace(path, 0644, VR_REPLACE_NOCLOBBER, manifest_write,
+			     &j, err);
+	free(buf);
+	return rc;
+}
+
+/* Decode the checked bytes @buf (@len) into a new manifest. */
+static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
+			   struct manifest **out, struct vr_err *err)
+{
+	uint64_t size = vr_get_le64(buf + MF_OFF_SIZE);
+	uint64_t nchunks = vr_get_le64(buf + MF_OFF_NCHUNKS);
+	uint64_t raw = vr_get_le64(buf + MF_OFF_BODY_RAW);
+	uint64_t stored = vr_get_le64(buf + MF_OFF_BODY_STORED);
+	uint32_t kind = vr_get_le32(buf + MF_OFF_KIND);
+	struct manifest *m = NULL;
+	uint8_t *body = NULL;
+	const uint8_t *h;
+	uint64_t i, nhash = 0;
+	size_t got;
+	int rc;
+
+	if (vr_get_le32(buf + MF_OFF_VERSION) > MANIFEST_VERSION)
+		return vr_err_set(err, -ENOTSUP,
+				  "%s: manifest version %" PRIu32
+				  " is newer than this vhdrecover",
+				  path, vr_get_le32(buf + MF_OFF_VERSION));
+	rc = manifest_new(kind == MANIFEST_POINT ? MANIFEST_POINT
+						 : MANIFEST_BASE,
+			  size, vr_get_le32(buf + MF_OFF_CHUNK_SIZE), &m, NULL);
+	if (rc < 0 || (kind != MANIFEST_BASE && kind != MANIFEST_POINT) ||
+	    m->nchunks != nchunks || stored != len - MF_HEADER - 4 ||
+	    raw < nchunks || raw > nchunks * (1 + REPO_HASH_SIZE) ||
+	    buf[MF_OFF_NAME + 127] || buf[MF_OFF_BASE + 127]) {
+		rc = vr_err_set(err, rc == -ENOMEM ? -ENOMEM : -VR_ECORRUPT,
+				"%s: manifest header damaged", path);
+		goto fail;
+	}
+	body = malloc((size_t)raw ? (size_t)raw : 1);
+	if (!body) {
+		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", path);
+		goto fail;
+	}
+	got = ZSTD_decompress(body, (size_t)raw, buf + MF_HEADER,
+			      (size_t)stored);
+	if (ZSTD_isError(got) || got != raw) {
+		rc = vr_err_set(err, -VR_ECORRUPT,
+				"%s: manifest body does not decompress", path);
+		goto fail;
+	}
+	for (i = 0; i < nchunks; i++) {
+		if (body[i] > MANIFEST_BASE_CHUNK ||
+		    (body[i] == MANIFEST_BASE_CHUNK &&
+		     kind != MANIFEST_POINT)) {
+			rc = vr_err_set(err, -VR_ECORRUPT,
+					"%s: chunk %" PRIu64 ": bad type %u",
+					path, i, body[i]);
+			goto fail;
+		}
+		nhash += body[i] == MANIFEST_HASH;
+	}
+	if (raw != nchunks + nhash * REPO_HASH_SIZE) {
+		rc = vr_err_set(err, -VR_ECORRUPT,
+				"%s: manifest body length does not match its "
+				"chunks",
+				path);
+		goto fail;
+	}
+	memcpy(m->types, body, (size_t)nchunks);
+	for (i = 0, h = body + nchunks; i < nchunks; i++)
+		if (body[i] == MANIFEST_HASH) {
+			memcpy(m->hashes[i], h, REPO_HASH_SIZE);
+			h += REPO_HASH_SIZE;
+		}
+	m->time = vr_get_le64(buf + MF_OFF_TIME);
+	memcpy(m->disk_id, buf + MF_OFF_DISK_ID, 16);
+	memcpy(m->data_write_guid, buf + MF_OFF_DWG, 16);
+	memcpy(m->name, buf + MF_OFF_NAME, MANIFEST_NAME_MAX);
+	memcpy(m->base, buf + MF_OFF_BASE, MANIFEST_NAME_MAX);
+	free(body);
+	*out = m;
+	return 0;
+fail:
+	free(body);
+	manifest_free(m);
+	return rc;
+}
+
+int manifest_load(const char *path, struct manifest **out, struct vr_err *err)
+{
+	struct stat st;
+	uint8_t *buf;
+	ssize_t n;
+	int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || st.st_size < MF_HEADER + 4 ||
+	    st.st_size > (1ll << 40)) {
+		close(fd);
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: manifest truncated or too large", path);
+	}
+	buf = malloc((size_t)st.st_size);
+	if (!buf) {
+		close(fd);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", path);
+	}
+	n = vr_pread_full(fd, buf, (size_t)st.st_size, 0);
+	close(fd);
+	if (n != st.st_size || memcmp(buf, MANIFEST_MAGIC, 8) != 0 ||
+	    vr_crc32c(0, buf, (size_t)n - 4) !=
+		    vr_get_le32(buf + (size_t)n - 4))
+		rc = vr_err_set(err, -VR_ECORRUPT,
+				"%s: manifest damaged (magic, length or "
+				"checksum)",
+				path);
+	else
+		rc = manifest_decode(path, buf, (size_t)n, out, err);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,68 @@
+/*
+ * manifest.h - what a base image or a recovery point is made of: for every
+ * chunk-sized extent of the disk, "zero", "the base's chunk at the same
+ * index", or the SHA-256 of a chunk in the repository
+ * (docs/repo-format.md, "Manifests"). Encoded with a fixed header, a
+ * zstd-compressed body and a CRC-32C trailer; saved through
+ * vr_file_replace(), so a manifest is visible whole or not at all.
+ */
+#ifndef VR_MANIFEST_H
+#define VR_MANIFEST_H
+
+#include <stdint.h>
+
+#include "repo.h"
+
+struct vr_err;
+
+enum manifest_kind {
+	MANIFEST_BASE = 1,
+	MANIFEST_POINT = 2,
+};
+
+enum manifest_chunk {
+	MANIFEST_ZERO = 0,	 /* reads as zeros */
+	MANIFEST_HASH = 1,	 /* the chunk named by hashes[i] */
+	MANIFEST_BASE_CHUNK = 2, /* the base's chunk i (points only) */
+};
+
+#define MANIFEST_NAME_MAX 128
+
+struct manifest {
+	enum manifest_kind kind;
+	char name[MANIFEST_NAME_MAX]; /* base name or point id */
+	char base[MANIFEST_NAME_MAX]; /* a point's base, "" if none */
+	uint64_t size;		      /* virtual disk bytes */
+	uint32_t chunk_size;
+	uint64_t time;		     /* seconds since 1970, UTC */
+	uint8_t disk_id[16];	     /* VirtualDiskId; zeros for raw, VHD */
+	uint8_t data_write_guid[16]; /* as the disk was read */
+	uint64_t nchunks;	     /* ceil(size / chunk_size) */
+	uint8_t *types;		     /* enum manifest_chunk, per chunk */
+	uint8_t (*hashes)[REPO_HASH_SIZE]; /* per chunk; for MANIFEST_HASH */
+};
+
+/*
+ * A manifest of @kind for a disk of @size bytes in @chunk_size chunks, all
+ * zero. Free with manifest_free(). Returns 0, -EINVAL, -ENOMEM.
+ */
+int manifest_new(enum manifest_kind kind, uint64_t size, uint32_t chunk_size,
+		 struct manifest **out, struct vr_err *err);
+
+void manifest_free(struct manifest *m);
+
+/*
+ * Write @m to @path (temp + fsync + rename; never replacing an existing
+ * file). Returns 0, -EEXIST, -ENOSPC, -EIO, -ENOMEM.
+ */
+int manifest_save(const struct manifest *m, const char *path,
+		  struct vr_err *err);
+
+/*
+ * Read and check the manifest at @path. Returns 0, -ENOENT, -VR_ECORRUPT
+ * (magic, lengths, checksum or a chunk type out of range), -ENOTSUP (a
+ * newer version), -ENOMEM, -EIO.
+ */
+int manifest_load(const char *path, struct manifest **out, struct vr_err *err);
+
+#endif /* VR_MANIFEST_H */
