@@ -106,6 +106,13 @@ run 'vhdrecover changes --json vm2.vhdx | jq -c .extents'
 run 'vhdrecover changes --reset vm2.vhdx'
 
 echo
+echo "== A repository, and the golden base preloaded into it once"
+run 'vhdrecover repo init repo'
+run 'vhdrecover base add repo base.vhdx --name golden'
+run 'vhdrecover convert base.vhdx base-again.raw && vhdrecover base add repo base-again.raw --name golden-raw'
+run 'vhdrecover repo check --read-data repo'
+
+echo
 echo "== A fixed VHDX made by Windows 10 (from tests/corpus)"
 run "gzip -dc '$ROOT/tests/corpus/dissect/fixed.vhdx.gz' >fixed.vhdx"
 run 'vhdrecover info fixed.vhdx'
