@@ -30,7 +30,7 @@ bool base_name_ok(const char *name)
 
 /* Fill @m's chunk list from @d. */
 static int base_chunk_all(struct repo *r, struct disk *d, struct manifest *m,
-			  void (*progress)(void *, uint64_t), void *ctx,
+			  base_progress_fn progress, void *ctx,
 			  struct base_add_stats *st, struct vr_err *err)
 {
 	uint8_t *buf = malloc(m->chunk_size);
@@ -51,6 +51,8 @@ static int base_chunk_all(struct repo *r, struct disk *d, struct manifest *m,
 		if (rc < 0)
 			break;
 		st->chunks++;
+		if (progress)
+			progress(ctx, off + len, m->size);
 		if (is_zero && run == len) {
 			st->zero_chunks++; /* known zero without reading */
 			continue;
@@ -66,15 +68,13 @@ static int base_chunk_all(struct repo *r, struct disk *d, struct manifest *m,
 		rc = repo_chunk_put(r, buf, len, m->hashes[i], &added, err);
 		m->types[i] = MANIFEST_HASH;
 		st->new_chunks += added;
-		if (progress)
-			progress(ctx, off + len);
 	}
 	free(buf);
 	return rc;
 }
 
 int base_add(struct repo *r, const char *repo_path, const char *image,
-	     const char *name, void (*progress)(void *, uint64_t), void *ctx,
+	     const char *name, base_progress_fn progress, void *ctx,
 	     struct base_add_stats *stats, struct vr_err *err)
 {
 	struct manifest *m = NULL;

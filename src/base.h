@@ -23,6 +23,9 @@ struct base_add_stats {
 /* Is @name a usable base name: 1..127 of [A-Za-z0-9._-], no leading dot? */
 bool base_name_ok(const char *name);
 
+/* Progress of long work: @done of @total bytes. */
+typedef void (*base_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
 /*
  * Chunk the disk @image (raw, VHD or VHDX chain, read through disk.h) into
  * @r (opened for writing), flush, then publish bases/@name.base. An
@@ -30,7 +33,7 @@ bool base_name_ok(const char *name);
  * hears of bytes done. Returns 0 or a negative errno with @err set.
  */
 int base_add(struct repo *r, const char *repo_path, const char *image,
-	     const char *name, void (*progress)(void *, uint64_t), void *ctx,
+	     const char *name, base_progress_fn progress, void *ctx,
 	     struct base_add_stats *stats, struct vr_err *err);
 
 #endif /* VR_BASE_H */

@@ -32,9 +32,18 @@ static void cli_base_usage(FILE *f)
 		"(default: on a TTY)\n");
 }
 
-static void cli_base_progress(void *ctx, uint64_t done)
+struct cli_base_progress {
+	enum progress_mode mode;
+	struct progress *p; /* made once the image's size is known */
+};
+
+static void cli_base_progress(void *ctx, uint64_t done, uint64_t total)
 {
-	progress_update(ctx, done);
+	struct cli_base_progress *bp = ctx;
+
+	if (!bp->p)
+		bp->p = progress_new("base add", total, bp->mode);
+	progress_update(bp->p, done);
 }
 
 int cli_base(int argc, char **argv)
@@ -47,11 +56,10 @@ int cli_base(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum progress_mode mode = PROGRESS_AUTO;
+	struct cli_base_progress bp = { .mode = PROGRESS_AUTO };
 	struct base_add_stats st;
 	struct vr_err err = { 0 };
 	const char *name = NULL, *repo_path, *image;
-	struct progress *p = NULL;
 	struct repo *r = NULL;
 	bool json = false;
 	int c, rc;
@@ -74,10 +82,10 @@ int cli_base(int argc, char **argv)
 			json = true;
 			break;
 		case 'P':
-			mode = PROGRESS_ON;
+			bp.mode = PROGRESS_ON;
 			break;
 		case 'N':
-			mode = PROGRESS_OFF;
+			bp.mode = PROGRESS_OFF;
 			break;
 		case 'h':
 			cli_base_usage(stdout);
@@ -91,12 +99,10 @@ int cli_base(int argc, char **argv)
 	repo_path = argv[optind];
 	image = argv[optind + 1];
 	rc = repo_open(repo_path, REPO_OPEN_WRITE, &r, &err);
-	if (rc == 0) {
-		p = progress_new("base add", 0, mode);
-		rc = base_add(r, repo_path, image, name, cli_base_progress, p,
+	if (rc == 0)
+		rc = base_add(r, repo_path, image, name, cli_base_progress, &bp,
 			      &st, &err);
-		progress_free(p);
-	}
+	progress_free(bp.p);
 	repo_close(r);
 	if (rc < 0)
 		return cli_fail(&err, rc, repo_path);
