@@ -15,8 +15,8 @@
 
 /*
  * Run all registered tests, print "1..N" and one "ok"/"not ok" line per test
- * (failed assertions as "#" comments), clean up the registry.
- * Returns 0 if all passed, 1 otherwise.
+ * (failed assertions as "#" comments), clean up the registry and remove
+ * tap_workdir() if it was made. Returns 0 if all passed, 1 otherwise.
  */
 int tap_run(void);
 
@@ -26,5 +26,11 @@ int tap_run(void);
  * Borrowed, static.
  */
 const char *tap_srcdir(void);
+
+/*
+ * A scratch directory of this test program (made below $TMPDIR or /tmp on
+ * the first call, removed with its content by tap_run()). Borrowed, static.
+ */
+const char *tap_workdir(void);
 
 #endif /* TESTS_TAP_H */

@@ -20,8 +20,7 @@
 #include "tap.h"
 #include "vr_err.h"
 
-static char t_dir[] = "/tmp/vr-cbt.XXXXXX";
-static char t_disk[300];
+static char t_disk[4200];
 
 /* A disk of @size bytes with identity bytes @tag. */
 static struct cbt_identity t_id(uint64_t size, uint8_t tag, uint8_t dwg)
@@ -214,12 +213,8 @@ static void test_cbt_rejects_bad_granularity(void)
 int main(void)
 {
 	CU_pSuite s;
-	char cmd[64];
-	int rc;
 
-	if (!mkdtemp(t_dir))
-		return 1;
-	snprintf(t_disk, sizeof(t_disk), "%s/disk.vhdx", t_dir);
+	snprintf(t_disk, sizeof(t_disk), "%s/disk.vhdx", tap_workdir());
 	CU_initialize_registry();
 	s = CU_add_suite("cbt", NULL, NULL);
 	CU_add_test(s, "test_cbt_marks_and_extents_at_the_edges",
@@ -229,9 +224,5 @@ int main(void)
 		    test_cbt_damaged_sidecar_is_never_trusted);
 	CU_add_test(s, "test_cbt_rejects_bad_granularity",
 		    test_cbt_rejects_bad_granularity);
-	rc = tap_run();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return tap_run();
 }

@@ -21,7 +21,6 @@
 #include "tap.h"
 #include "vr_err.h"
 
-static char t_dir[] = "/tmp/vr-repo.XXXXXX";
 static unsigned t_n;
 
 /* A fresh repository path (not yet made). */
@@ -29,7 +28,7 @@ static const char *t_repo(void)
 {
 	static char path[300];
 
-	snprintf(path, sizeof(path), "%s/r%u", t_dir, ++t_n);
+	snprintf(path, sizeof(path), "%s/r%u", tap_workdir(), ++t_n);
 	return path;
 }
 
@@ -225,7 +224,7 @@ static void test_repo_init_refusals(void)
 	CU_ASSERT_EQUAL(repo_init(path, NULL, &err), -EEXIST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not empty"));
 	vr_err_clear(&err);
-	CU_ASSERT(repo_open(t_dir, 0, &r, &err) < 0);
+	CU_ASSERT(repo_open(tap_workdir(), 0, &r, &err) < 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a repository"));
 	CU_ASSERT(repo_is_zero((uint8_t[8]){ 0 }, 8));
 	CU_ASSERT(!repo_is_zero((uint8_t[8]){ 0, 0, 0, 1 }, 8));
@@ -238,7 +237,7 @@ static void test_manifest_round_trip_and_damage(void)
 	struct vr_err err = { 0 };
 	uint64_t i;
 
-	snprintf(path, sizeof(path), "%s/m%u.point", t_dir, ++t_n);
+	snprintf(path, sizeof(path), "%s/m%u.point", tap_workdir(), ++t_n);
 	CU_ASSERT_EQUAL_FATAL(
 		manifest_new(MANIFEST_POINT, 10 * 65536 + 512, 65536, &m, &err),
 		0);
@@ -296,7 +295,7 @@ static void test_base_add_rebuilds_the_image(void)
 	uint64_t i;
 	FILE *f;
 
-	snprintf(img, sizeof(img), "%s/img%u.raw", t_dir, t_n);
+	snprintf(img, sizeof(img), "%s/img%u.raw", tap_workdir(), t_n);
 	for (i = 0; i < sizeof(data); i++)
 		data[i] = (i / 65536) % 3 == 0 ? 0 : (uint8_t)(i * 7 + i / 999);
 	f = fopen(img, "wb");
@@ -342,11 +341,7 @@ static void test_base_add_rebuilds_the_image(void)
 int main(void)
 {
 	CU_pSuite s;
-	char cmd[64];
-	int rc;
 
-	if (!mkdtemp(t_dir))
-		return 1;
 	CU_initialize_registry();
 	s = CU_add_suite("repo", NULL, NULL);
 	CU_add_test(s, "test_repo_put_get_round_trip_across_reopen",
@@ -361,9 +356,5 @@ int main(void)
 		    test_manifest_round_trip_and_damage);
 	CU_add_test(s, "test_base_add_rebuilds_the_image",
 		    test_base_add_rebuilds_the_image);
-	rc = tap_run();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return tap_run();
 }

@@ -22,15 +22,13 @@
 
 #define MiB (1024u * 1024u)
 
-static char t_dir[] = "/tmp/vr-write.XXXXXX";
-
 static const char *t_path(const char *name)
 {
-	static char buf[4][256];
+	static char buf[4][4200];
 	static unsigned n;
 	char *p = buf[n++ % 4];
 
-	snprintf(p, sizeof(buf[0]), "%s/%s", t_dir, name);
+	snprintf(p, sizeof(buf[0]), "%s/%s", tap_workdir(), name);
 	unlink(p);
 	return p;
 }
@@ -320,10 +318,7 @@ static void test_vhdx_write_never_touches_the_parent(void)
 int main(void)
 {
 	CU_pSuite s;
-	int rc;
 
-	if (!mkdtemp(t_dir))
-		return 1;
 	CU_initialize_registry();
 	s = CU_add_suite("vhdx_write", NULL, NULL);
 	CU_add_test(s,
@@ -339,13 +334,5 @@ int main(void)
 		    test_vhdx_write_zero_whole_blocks_frees_them);
 	CU_add_test(s, "test_vhdx_write_never_touches_the_parent",
 		    test_vhdx_write_never_touches_the_parent);
-	rc = tap_run();
-	{
-		char cmd[64];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
-		if (system(cmd) != 0)
-			rc = 1;
-	}
-	return rc;
+	return tap_run();
 }
