@@ -105,7 +105,7 @@ static int cbt_shape(struct cbt *c, uint64_t size, uint32_t granularity,
 static enum cbt_trust cbt_decode(struct cbt *c, const uint8_t *buf, size_t len,
 				 const struct cbt_identity *id)
 {
-	uint8_t *copy;
+	uint8_t copy[CBT_HEADER_SIZE];
 	uint32_t crc, g, trust;
 	uint64_t size, nbytes;
 	bool clean;
@@ -113,14 +113,11 @@ static enum cbt_trust cbt_decode(struct cbt *c, const uint8_t *buf, size_t len,
 	if (len < CBT_HEADER_SIZE || memcmp(buf, CBT_MAGIC, 8) != 0 ||
 	    vr_get_le32(buf + CBT_OFF_VERSION) != CBT_VERSION)
 		return CBT_DAMAGED;
-	copy = malloc(CBT_HEADER_SIZE);
-	if (!copy)
-		return CBT_DAMAGED;
+	/* the CRC counts its own field as zero */
 	memcpy(copy, buf, CBT_HEADER_SIZE);
 	vr_put_le32(copy + CBT_OFF_CRC, 0);
 	crc = vr_crc32c(vr_crc32c(0, copy, CBT_HEADER_SIZE),
 			buf + CBT_HEADER_SIZE, len - CBT_HEADER_SIZE);
-	free(copy);
 	g = vr_get_le32(buf + CBT_OFF_GRANULARITY);
 	size = vr_get_le64(buf + CBT_OFF_SIZE);
 	nbytes = vr_get_le64(buf + CBT_OFF_BITMAP_LEN);

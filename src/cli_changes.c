@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "cbt.h"
@@ -56,18 +55,14 @@ struct cli_changes_opts {
 static int cli_changes_identity(const char *path, struct cbt_identity *id,
 				struct vr_err *err)
 {
-	struct vhdx_info info;
 	struct vhdx *v;
 	int rc;
 
 	rc = vhdx_open(path, VHDX_OPEN_NO_PARENT, NULL, &v, NULL, err);
 	if (rc < 0)
 		return rc;
-	vhdx_get_info(v, &info);
+	track_identity(v, id);
 	vhdx_close(v);
-	memcpy(id->disk_id, info.virtual_disk_id, 16);
-	memcpy(id->data_write_guid, info.data_write_guid, 16);
-	id->size = info.virtual_size;
 	return 0;
 }
 

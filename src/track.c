@@ -30,8 +30,7 @@ struct track {
 	bool finished;
 };
 
-/* What the disk is now. */
-static void track_identity(struct vhdx *v, struct cbt_identity *id)
+void track_identity(struct vhdx *v, struct cbt_identity *id)
 {
 	struct vhdx_info info;
 

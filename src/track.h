@@ -23,6 +23,7 @@
 struct vr_err;
 struct vhdx;
 struct track;
+struct cbt_identity;
 
 /*
  * track_open() flag: no change bitmap at all, for measuring what tracking
@@ -48,6 +49,9 @@ int track_open(const char *path, const char *parent, uint32_t granularity,
  * waiting. Returns 0, -EBUSY (a writer holds it), or -errno of open().
  */
 int track_lock(const char *path, int *out_fd, struct vr_err *err);
+
+/* What the VHDX @v is now, as its change bitmap must match it. */
+void track_identity(struct vhdx *v, struct cbt_identity *id);
 
 /* The disk, for reads and extents. Borrowed until track_close(). */
 struct vhdx *track_vhdx(struct track *t);
