@@ -13,20 +13,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "catalog.h"
 #include "disk.h"
 #include "manifest.h"
 #include "repo.h"
 #include "vhdx.h"
 #include "vr_err.h"
-
-bool base_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 0 && n < MANIFEST_NAME_MAX && name[0] != '.' &&
-	       strspn(name, "abcdefghijklmnopqrstuvwxyz"
-			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
 
 /* Fill @m's chunk list from @d. */
 static int base_chunk_all(struct repo *r, struct disk *d, struct manifest *m,
@@ -80,18 +72,18 @@ int base_add(struct repo *r, const char *repo_path, const char *image,
 	struct manifest *m = NULL;
 	struct disk *d = NULL;
 	struct stat sb;
-	char *dir = NULL, *path = NULL;
+	char *path = NULL;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	if (!base_name_ok(name))
+	if (!manifest_name_ok(name))
 		return vr_err_set(
 			err, -EINVAL,
 			"%s: base name '%s': use 1..127 of letters, "
 			"digits, '.', '_', '-', not starting with '.'",
 			repo_path, name);
-	if (asprintf(&dir, "%s/bases", repo_path) < 0 ||
-	    asprintf(&path, "%s/%s.base", dir, name) < 0) {
+	path = catalog_base_path(repo_path, name);
+	if (!path) {
 		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", repo_path);
 		goto out;
 	}
@@ -100,10 +92,9 @@ int base_add(struct repo *r, const char *repo_path, const char *image,
 				repo_path, name);
 		goto out;
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		rc = vr_err_set(err, -errno, "%s: %s", dir, strerror(errno));
+	rc = catalog_prepare(repo_path, err);
+	if (rc < 0)
 		goto out;
-	}
 	rc = disk_open(image, DISK_FORMAT_AUTO, NULL, &d, NULL, err);
 	if (rc == 0)
 		rc = manifest_new(MANIFEST_BASE, disk_size(d),
@@ -129,6 +120,5 @@ out:
 	manifest_free(m);
 	disk_close(d);
 	free(path);
-	free(dir);
 	return rc;
 }

@@ -20,9 +20,6 @@ struct base_add_stats {
 	uint64_t bytes_read;  /* from the image */
 };
 
-/* Is @name a usable base name: 1..127 of [A-Za-z0-9._-], no leading dot? */
-bool base_name_ok(const char *name);
-
 /* Progress of long work: @done of @total bytes. */
 typedef void (*base_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 

@@ -34,6 +34,10 @@ int cli_changes(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_repo(int argc, char **argv);
 int cli_base(int argc, char **argv);
+int cli_replicate(int argc, char **argv);
+int cli_protect(int argc, char **argv);
+int cli_points(int argc, char **argv);
+int cli_restore(int argc, char **argv);
 
 /*
  * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;
@@ -59,6 +63,9 @@ int cli_usage(const char *verb, const char *fmt, ...)
  * opterr = 0 so this is the only message. Returns CLI_EXIT_USAGE.
  */
 int cli_usage_option(const char *verb, int c, char **argv);
+
+/* @t (seconds since 1970) as RFC 3339 UTC, "2026-11-26T06:15:00Z". */
+void cli_format_time(uint64_t t, char out[32]);
 
 /*
  * Parse a byte count or offset: decimal, 0x hex, or with a K, M, G, T suffix

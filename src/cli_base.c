@@ -32,20 +32,6 @@ static void cli_base_usage(FILE *f)
 		"(default: on a TTY)\n");
 }
 
-struct cli_base_progress {
-	enum progress_mode mode;
-	struct progress *p; /* made once the image's size is known */
-};
-
-static void cli_base_progress(void *ctx, uint64_t done, uint64_t total)
-{
-	struct cli_base_progress *bp = ctx;
-
-	if (!bp->p)
-		bp->p = progress_new("base add", total, bp->mode);
-	progress_update(bp->p, done);
-}
-
 int cli_base(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -56,7 +42,8 @@ int cli_base(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_base_progress bp = { .mode = PROGRESS_AUTO };
+	struct progress_late bp = { .label = "base add",
+				    .mode = PROGRESS_AUTO };
 	struct base_add_stats st;
 	struct vr_err err = { 0 };
 	const char *name = NULL, *repo_path, *image;
@@ -100,8 +87,8 @@ int cli_base(int argc, char **argv)
 	image = argv[optind + 1];
 	rc = repo_open(repo_path, REPO_OPEN_WRITE, &r, &err);
 	if (rc == 0)
-		rc = base_add(r, repo_path, image, name, cli_base_progress, &bp,
-			      &st, &err);
+		rc = base_add(r, repo_path, image, name, progress_late_update,
+			      &bp, &st, &err);
 	progress_free(bp.p);
 	repo_close(r);
 	if (rc < 0)

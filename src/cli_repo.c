@@ -7,8 +7,10 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "json.h"
 #include "repo.h"
@@ -25,14 +27,20 @@ static void cli_repo_usage(FILE *f)
 		"64K, the change tracking\ngranularity), compressed with zstd "
 		"at level L (1..19, default 3).\n"
 		"check verifies every pack index against its pack, and with "
-		"--read-data\nevery chunk's content against its SHA-256; it "
-		"names each problem on a\nline and exits 1 if chunks are "
-		"damaged. Packs left without an index by an\ninterrupted "
-		"write are reported; they hold only unreferenced chunks.\n");
+		"--read-data\nevery chunk's content against its SHA-256, then "
+		"reads every base and point\nand looks up every chunk it "
+		"names. Each missing or damaged chunk is a line\nnaming the "
+		"points and bases that lose it and at which disk offsets; "
+		"each\npoint that cannot be restored whole is named. Exit 1 "
+		"if anything is lost.\nPacks left without an index by an "
+		"interrupted write are reported; they\nhold only unreferenced "
+		"chunks and lose nothing.\n");
 }
 
 struct cli_repo_problems {
 	struct json *json;
+	char **affected; /* point ids, for --json */
+	size_t naffected;
 	unsigned count;
 };
 
@@ -47,14 +55,29 @@ static void cli_repo_problem(void *ctx, const char *line)
 		printf("%s\n", line);
 }
 
+static void cli_repo_affected(void *ctx, const char *id)
+{
+	struct cli_repo_problems *p = ctx;
+	char **np = reallocarray(p->affected, p->naffected + 1,
+				 sizeof(*p->affected));
+
+	if (np) {
+		p->affected = np;
+		p->affected[p->naffected] = strdup(id);
+		p->naffected += p->affected[p->naffected] != NULL;
+	}
+}
+
 static int cli_repo_check(const char *path, bool read_data, bool json)
 {
 	struct cli_repo_problems probs = { 0 };
-	struct repo_check_report rep = { .problem = cli_repo_problem,
-					 .ctx = &probs };
+	struct audit_report rep = { .problem = cli_repo_problem,
+				    .affected = cli_repo_affected,
+				    .ctx = &probs };
 	struct vr_err err = { 0 };
 	struct json *j = NULL;
 	struct repo *r;
+	bool damaged;
 	int rc;
 
 	rc = repo_open(path, 0, &r, &err);
@@ -67,32 +90,49 @@ static int cli_repo_check(const char *path, bool read_data, bool json)
 		json_array_begin(j, "problems");
 		probs.json = j;
 	}
-	rc = repo_check(r, read_data, &rep, &err);
+	rc = audit_repo(r, path, read_data, &rep, &err);
 	repo_close(r);
+	damaged = rc < 0 || audit_is_damaged(&rep);
 	if (j) {
+		size_t i;
+
 		json_array_end(j);
-		json_uint(j, "packs", rep.packs);
-		json_uint(j, "chunks", rep.chunks);
-		json_uint(j, "stored_bytes", rep.stored_bytes);
-		json_uint(j, "bad_chunks", rep.bad_chunks);
-		json_uint(j, "unindexed_packs", rep.unindexed_packs);
-		json_bool(j, "clean", rc == 0 && rep.bad_chunks == 0);
+		json_array_begin(j, "affected_points");
+		for (i = 0; i < probs.naffected; i++)
+			json_string(j, NULL, probs.affected[i]);
+		json_array_end(j);
+		json_uint(j, "packs", rep.store.packs);
+		json_uint(j, "chunks", rep.store.chunks);
+		json_uint(j, "stored_bytes", rep.store.stored_bytes);
+		json_uint(j, "bad_chunks", rep.store.bad_chunks);
+		json_uint(j, "missing_chunks", rep.missing_chunks);
+		json_uint(j, "unindexed_packs", rep.store.unindexed_packs);
+		json_uint(j, "manifests", rep.manifests);
+		json_uint(j, "damaged_manifests", rep.damaged_manifests);
+		json_bool(j, "clean", !damaged);
 		if (rc < 0)
 			cli_json_error(j, &err, rc, path);
 		json_object_end(j);
 		json_free(j);
 	}
+	while (probs.naffected)
+		free(probs.affected[--probs.naffected]);
+	free(probs.affected);
 	if (rc < 0)
 		return cli_fail(&err, rc, path);
 	if (!json)
 		printf("%s: %" PRIu64 " packs, %" PRIu64 " chunks, %" PRIu64
-		       " bytes stored; %s\n",
-		       path, rep.packs, rep.chunks, rep.stored_bytes,
-		       rep.bad_chunks ? "DAMAGED" : "clean");
-	if (rep.bad_chunks) {
+		       " bytes stored, %" PRIu64 " bases and points; %s\n",
+		       path, rep.store.packs, rep.store.chunks,
+		       rep.store.stored_bytes, rep.manifests,
+		       damaged ? "DAMAGED" : "clean");
+	if (damaged) {
 		vr_err_set(&err, -VR_ECORRUPT,
-			   "%s: %" PRIu64 " chunks damaged or missing", path,
-			   rep.bad_chunks);
+			   "%s: %" PRIu64 " chunks damaged, %" PRIu64
+			   " missing, %" PRIu64 " manifests damaged; %" PRIu64
+			   " points cannot be restored whole",
+			   path, rep.store.bad_chunks, rep.missing_chunks,
+			   rep.damaged_manifests, rep.affected_points);
 		return cli_fail(&err, -VR_ECORRUPT, path);
 	}
 	return CLI_EXIT_OK;

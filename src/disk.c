@@ -31,9 +31,11 @@ struct disk {
 	enum disk_format fmt;
 	char *path;
 	uint64_t size;
-	int fd;		   /* raw only, else -1 */
-	struct vhdx *vhdx; /* VHDX only */
-	struct vhd *vhd;   /* VHD only */
+	int fd;				/* raw only, else -1 */
+	struct vhdx *vhdx;		/* VHDX only */
+	struct vhd *vhd;		/* VHD only */
+	const struct disk_backend *ops; /* a backend disk only */
+	void *ctx;
 };
 
 /*
@@ -247,10 +249,33 @@ fail:
 	return rc;
 }
 
+int disk_open_backend(const char *name, enum disk_format fmt, uint64_t size,
+		      const struct disk_backend *ops, void *ctx,
+		      struct disk **out, struct vr_err *err)
+{
+	struct disk *d = calloc(1, sizeof(*d));
+
+	if (!d || !(d->path = strdup(name))) {
+		free(d);
+		if (ops->close)
+			ops->close(ctx);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", name);
+	}
+	d->fd = -1;
+	d->fmt = fmt;
+	d->size = size;
+	d->ops = ops;
+	d->ctx = ctx;
+	*out = d;
+	return 0;
+}
+
 void disk_close(struct disk *d)
 {
 	if (!d)
 		return;
+	if (d->ops && d->ops->close)
+		d->ops->close(d->ctx);
 	if (d->fd >= 0)
 		close(d->fd);
 	vhdx_close(d->vhdx);
@@ -282,6 +307,8 @@ const char *disk_format_name(enum disk_format fmt)
 		return "vhdx";
 	case DISK_FORMAT_VHD:
 		return "vhd";
+	case DISK_FORMAT_POINT:
+		return "point";
 	}
 	return "unknown";
 }
@@ -315,6 +342,8 @@ int disk_read(struct disk *d, void *buf, size_t len, uint64_t off,
 				  d->path, len, off, d->size);
 	if (len == 0)
 		return 0;
+	if (d->ops)
+		return d->ops->read(d->ctx, buf, len, off, err);
 	switch (d->fmt) {
 	case DISK_FORMAT_VHDX:
 		return vhdx_read(d->vhdx, buf, len, off, err);
@@ -388,6 +417,8 @@ int disk_extent(struct disk *d, uint64_t off, uint64_t len, uint64_t *run,
 				  " bytes at 0x%" PRIx64
 				  " is outside the disk (%" PRIu64 " bytes)",
 				  d->path, len, off, d->size);
+	if (d->ops)
+		return d->ops->extent(d->ctx, off, len, run, is_zero, err);
 	switch (d->fmt) {
 	case DISK_FORMAT_VHDX:
 		return vhdx_extent(d->vhdx, off, len, run, is_zero, err);

@@ -22,6 +22,7 @@ enum disk_format {
 	DISK_FORMAT_RAW,
 	DISK_FORMAT_VHDX,
 	DISK_FORMAT_VHD,
+	DISK_FORMAT_POINT, /* a recovery point in a repository (point_disk.h) */
 };
 
 /*
@@ -39,6 +40,28 @@ int disk_probe(const char *path, enum disk_format *fmt, struct vr_err *err);
  */
 int disk_open(const char *path, enum disk_format fmt, const char *parent_path,
 	      struct disk **out, struct vhdx_report *rep, struct vr_err *err);
+
+/*
+ * What a disk not backed by a file of ours reads through (a recovery point:
+ * point_disk.h). The callbacks get @ctx and ranges already checked against
+ * the size; @close (may be NULL) frees @ctx at disk_close().
+ */
+struct disk_backend {
+	int (*read)(void *ctx, void *buf, size_t len, uint64_t off,
+		    struct vr_err *err);
+	int (*extent)(void *ctx, uint64_t off, uint64_t len, uint64_t *run,
+		      bool *is_zero, struct vr_err *err);
+	void (*close)(void *ctx);
+};
+
+/*
+ * A disk of @fmt named @name (for messages), @size bytes, read through @ops
+ * (borrowed, usually static) on @ctx, which the disk owns from now on,
+ * even on failure. Returns 0 or -ENOMEM.
+ */
+int disk_open_backend(const char *name, enum disk_format fmt, uint64_t size,
+		      const struct disk_backend *ops, void *ctx,
+		      struct disk **out, struct vr_err *err);
 
 /* Accepts NULL. */
 void disk_close(struct disk *d);

@@ -140,6 +140,12 @@ void json_int(struct json *j, const char *key, int64_t value)
 	fprintf(j->f, "%" PRId64, value);
 }
 
+void json_double(struct json *j, const char *key, double value)
+{
+	json_prefix(j, key);
+	fprintf(j->f, "%.3f", value);
+}
+
 void json_bool(struct json *j, const char *key, bool value)
 {
 	json_prefix(j, key);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "json.h"
@@ -32,9 +33,23 @@ static const struct {
 	{ "changes", cli_changes, "what changed since the last cycle" },
 	{ "repo", cli_repo, "make or check a repository (init, check)" },
 	{ "base", cli_base, "preload a base image into a repository" },
+	{ "replicate", cli_replicate, "one cycle: store a disk's changes" },
+	{ "protect", cli_protect, "replication cycles on a schedule" },
+	{ "points", cli_points, "list the recovery points of a repository" },
+	{ "restore", cli_restore, "restore a recovery point as a disk" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))
+
+void cli_format_time(uint64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) ||
+	    !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "%" PRIu64, t);
+}
 
 int cli_fail(const struct vr_err *err, int code, const char *path)
 {

@@ -34,13 +34,31 @@
 #define MF_OFF_BODY_STORED 88
 #define MF_OFF_NAME 96
 #define MF_OFF_BASE (MF_OFF_NAME + MANIFEST_NAME_MAX)
-#define MF_HEADER (MF_OFF_BASE + MANIFEST_NAME_MAX)
-_Static_assert(MF_HEADER == 352, "manifest header layout");
+#define MF_OFF_DISK (MF_OFF_BASE + MANIFEST_NAME_MAX)
+#define MF_OFF_FLAGS (MF_OFF_DISK + MANIFEST_NAME_MAX)
+#define MF_OFF_CBT_GEN (MF_OFF_FLAGS + 8)
+#define MF_OFF_BYTES_READ (MF_OFF_CBT_GEN + 8)
+#define MF_OFF_BYTES_NEW (MF_OFF_BYTES_READ + 8)
+#define MF_OFF_EXPIRES (MF_OFF_BYTES_NEW + 8)
+/* then reserved zeros up to the header's end */
+#define MF_HEADER 576
+_Static_assert(MF_OFF_EXPIRES + 8 <= MF_HEADER, "manifest header layout");
 /* 64 TiB in 4 KiB chunks */
 #define MF_MAX_CHUNKS (1ull << 34)
 
-int manifest_new(enum manifest_kind kind, uint64_t size, uint32_t chunk_size,
-		 struct manifest **out, struct vr_err *err)
+bool manifest_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n < MANIFEST_NAME_MAX && name[0] != '.' &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* A zero manifest; without the per-chunk arrays if @header_only. */
+static int manifest_alloc(enum manifest_kind kind, uint64_t size,
+			  uint32_t chunk_size, bool header_only,
+			  struct manifest **out, struct vr_err *err)
 {
 	struct manifest *m;
 	uint64_t n;
@@ -56,11 +74,11 @@ int manifest_new(enum manifest_kind kind, uint64_t size, uint32_t chunk_size,
 				  "manifest: %" PRIu64 " chunks are too many",
 				  n);
 	m = calloc(1, sizeof(*m));
-	if (m) {
+	if (m && !header_only) {
 		m->types = calloc((size_t)n, 1);
 		m->hashes = calloc((size_t)n, REPO_HASH_SIZE);
 	}
-	if (!m || !m->types || !m->hashes) {
+	if (!m || (!header_only && (!m->types || !m->hashes))) {
 		manifest_free(m);
 		return vr_err_set(err, -ENOMEM, "manifest: out of memory");
 	}
@@ -70,6 +88,12 @@ int manifest_new(enum manifest_kind kind, uint64_t size, uint32_t chunk_size,
 	m->nchunks = n;
 	*out = m;
 	return 0;
+}
+
+int manifest_new(enum manifest_kind kind, uint64_t size, uint32_t chunk_size,
+		 struct manifest **out, struct vr_err *err)
+{
+	return manifest_alloc(kind, size, chunk_size, false, out, err);
 }
 
 void manifest_free(struct manifest *m)
@@ -155,6 +179,12 @@ int manifest_save(const struct manifest *m, const char *path,
 	/* names are NUL-terminated within their fields */
 	memcpy(buf + MF_OFF_NAME, m->name, strnlen(m->name, 127));
 	memcpy(buf + MF_OFF_BASE, m->base, strnlen(m->base, 127));
+	memcpy(buf + MF_OFF_DISK, m->disk, strnlen(m->disk, 127));
+	vr_put_le32(buf + MF_OFF_FLAGS, m->flags);
+	vr_put_le64(buf + MF_OFF_CBT_GEN, m->cbt_generation);
+	vr_put_le64(buf + MF_OFF_BYTES_READ, m->bytes_read);
+	vr_put_le64(buf + MF_OFF_BYTES_NEW, m->bytes_new);
+	vr_put_le64(buf + MF_OFF_EXPIRES, m->expires);
 	len = MF_HEADER + z;
 	vr_put_le32(buf + len, vr_crc32c(0, buf, len));
 	j.buf = buf;
@@ -165,9 +195,13 @@ int manifest_save(const struct manifest *m, const char *path,
 	return rc;
 }
 
-/* Decode the checked bytes @buf (@len) into a new manifest. */
+/*
+ * Decode the checked bytes @buf (@len) into a new manifest, leaving out
+ * the chunk list if @header_only.
+ */
 static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
-			   struct manifest **out, struct vr_err *err)
+			   bool header_only, struct manifest **out,
+			   struct vr_err *err)
 {
 	uint64_t size = vr_get_le64(buf + MF_OFF_SIZE);
 	uint64_t nchunks = vr_get_le64(buf + MF_OFF_NCHUNKS);
@@ -186,16 +220,32 @@ static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
 				  "%s: manifest version %" PRIu32
 				  " is newer than this vhdrecover",
 				  path, vr_get_le32(buf + MF_OFF_VERSION));
-	rc = manifest_new(kind == MANIFEST_POINT ? MANIFEST_POINT
-						 : MANIFEST_BASE,
-			  size, vr_get_le32(buf + MF_OFF_CHUNK_SIZE), &m, NULL);
+	rc = manifest_alloc(
+		kind == MANIFEST_POINT ? MANIFEST_POINT : MANIFEST_BASE, size,
+		vr_get_le32(buf + MF_OFF_CHUNK_SIZE), header_only, &m, NULL);
 	if (rc < 0 || (kind != MANIFEST_BASE && kind != MANIFEST_POINT) ||
 	    m->nchunks != nchunks || stored != len - MF_HEADER - 4 ||
 	    raw < nchunks || raw > nchunks * (1 + REPO_HASH_SIZE) ||
-	    buf[MF_OFF_NAME + 127] || buf[MF_OFF_BASE + 127]) {
+	    buf[MF_OFF_NAME + 127] || buf[MF_OFF_BASE + 127] ||
+	    buf[MF_OFF_DISK + 127]) {
 		rc = vr_err_set(err, rc == -ENOMEM ? -ENOMEM : -VR_ECORRUPT,
 				"%s: manifest header damaged", path);
 		goto fail;
+	}
+	m->time = vr_get_le64(buf + MF_OFF_TIME);
+	memcpy(m->disk_id, buf + MF_OFF_DISK_ID, 16);
+	memcpy(m->data_write_guid, buf + MF_OFF_DWG, 16);
+	memcpy(m->name, buf + MF_OFF_NAME, MANIFEST_NAME_MAX);
+	memcpy(m->base, buf + MF_OFF_BASE, MANIFEST_NAME_MAX);
+	memcpy(m->disk, buf + MF_OFF_DISK, MANIFEST_NAME_MAX);
+	m->flags = vr_get_le32(buf + MF_OFF_FLAGS);
+	m->cbt_generation = vr_get_le64(buf + MF_OFF_CBT_GEN);
+	m->bytes_read = vr_get_le64(buf + MF_OFF_BYTES_READ);
+	m->bytes_new = vr_get_le64(buf + MF_OFF_BYTES_NEW);
+	m->expires = vr_get_le64(buf + MF_OFF_EXPIRES);
+	if (header_only) {
+		*out = m;
+		return 0;
 	}
 	body = malloc((size_t)raw ? (size_t)raw : 1);
 	if (!body) {
@@ -233,11 +283,6 @@ static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
 			memcpy(m->hashes[i], h, REPO_HASH_SIZE);
 			h += REPO_HASH_SIZE;
 		}
-	m->time = vr_get_le64(buf + MF_OFF_TIME);
-	memcpy(m->disk_id, buf + MF_OFF_DISK_ID, 16);
-	memcpy(m->data_write_guid, buf + MF_OFF_DWG, 16);
-	memcpy(m->name, buf + MF_OFF_NAME, MANIFEST_NAME_MAX);
-	memcpy(m->base, buf + MF_OFF_BASE, MANIFEST_NAME_MAX);
 	free(body);
 	*out = m;
 	return 0;
@@ -247,7 +292,8 @@ fail:
 	return rc;
 }
 
-int manifest_load(const char *path, struct manifest **out, struct vr_err *err)
+static int manifest_read(const char *path, bool header_only,
+			 struct manifest **out, struct vr_err *err)
 {
 	struct stat st;
 	uint8_t *buf;
@@ -277,7 +323,19 @@ int manifest_load(const char *path, struct manifest **out, struct vr_err *err)
 				"checksum)",
 				path);
 	else
-		rc = manifest_decode(path, buf, (size_t)n, out, err);
+		rc = manifest_decode(path, buf, (size_t)n, header_only, out,
+				     err);
 	free(buf);
 	return rc;
+}
+
+int manifest_load(const char *path, struct manifest **out, struct vr_err *err)
+{
+	return manifest_read(path, false, out, err);
+}
+
+int manifest_load_header(const char *path, struct manifest **out,
+			 struct vr_err *err)
+{
+	return manifest_read(path, true, out, err);
 }

@@ -9,6 +9,7 @@
 #ifndef VR_MANIFEST_H
 #define VR_MANIFEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "repo.h"
@@ -28,6 +29,12 @@ enum manifest_chunk {
 
 #define MANIFEST_NAME_MAX 128
 
+/* Point flags. */
+#define MANIFEST_CONSISTENT 0x1u /* quiesce hooks ran: application-consistent  \
+				  */
+#define MANIFEST_FULL_SCAN 0x2u	 /* every chunk was read (first cycle, resync) \
+				  */
+
 struct manifest {
 	enum manifest_kind kind;
 	char name[MANIFEST_NAME_MAX]; /* base name or point id */
@@ -38,9 +45,22 @@ struct manifest {
 	uint8_t disk_id[16];	     /* VirtualDiskId; zeros for raw, VHD */
 	uint8_t data_write_guid[16]; /* as the disk was read */
 	uint64_t nchunks;	     /* ceil(size / chunk_size) */
-	uint8_t *types;		     /* enum manifest_chunk, per chunk */
+	/* points only (zero in a base) */
+	char disk[MANIFEST_NAME_MAX]; /* the protected disk's name */
+	uint32_t flags;		      /* MANIFEST_CONSISTENT, ... */
+	uint64_t cbt_generation; /* change bitmap the next cycle builds on */
+	uint64_t bytes_read;	 /* read from the disk by its cycle */
+	uint64_t bytes_new;	 /* stored bytes of chunks new to the repo */
+	uint64_t expires;	 /* seconds since 1970; 0: no expiry */
+	uint8_t *types;		 /* enum manifest_chunk, per chunk */
 	uint8_t (*hashes)[REPO_HASH_SIZE]; /* per chunk; for MANIFEST_HASH */
 };
+
+/*
+ * Is @name usable as a base, disk or point name (and so as a file name):
+ * 1..127 of [A-Za-z0-9._-], not starting with '.'?
+ */
+bool manifest_name_ok(const char *name);
 
 /*
  * A manifest of @kind for a disk of @size bytes in @chunk_size chunks, all
@@ -64,5 +84,12 @@ int manifest_save(const struct manifest *m, const char *path,
  * newer version), -ENOMEM, -EIO.
  */
 int manifest_load(const char *path, struct manifest **out, struct vr_err *err);
+
+/*
+ * As manifest_load(), checked the same way, but without the chunk list:
+ * types and hashes are NULL. For listings.
+ */
+int manifest_load_header(const char *path, struct manifest **out,
+			 struct vr_err *err);
 
 #endif /* VR_MANIFEST_H */

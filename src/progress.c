@@ -101,3 +101,12 @@ void progress_free(struct progress *p)
 	}
 	free(p);
 }
+
+void progress_late_update(void *ctx, uint64_t done, uint64_t total)
+{
+	struct progress_late *late = ctx;
+
+	if (!late->p)
+		late->p = progress_new(late->label, total, late->mode);
+	progress_update(late->p, done);
+}

@@ -26,4 +26,17 @@ void progress_update(struct progress *p, uint64_t done);
 /* Print the final line (if shown) and free. Accepts NULL. */
 void progress_free(struct progress *p);
 
+/*
+ * For work that learns its total late and reports through a callback
+ * (base_add(), cycle_run()): pass progress_late_update and a struct
+ * progress_late as the callback and its context; free late.p after.
+ */
+struct progress_late {
+	const char *label;
+	enum progress_mode mode;
+	struct progress *p; /* made at the first report */
+};
+
+void progress_late_update(void *ctx, uint64_t done, uint64_t total);
+
 #endif /* VR_PROGRESS_H */

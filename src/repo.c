@@ -81,11 +81,19 @@ struct repo {
 	uint64_t pack_len;
 	size_t pending; /* first entry of the open pack */
 
+	struct repo_stats stats;
+
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
 	uint8_t *zbuf;
 	size_t zcap;
 };
+
+int repo_hash(const void *buf, size_t len, uint8_t hash[REPO_HASH_SIZE])
+{
+	/* EVP picks SHA-NI or the CPU's best code by itself */
+	return EVP_Digest(buf, len, hash, NULL, EVP_sha256(), NULL) ? 0 : -EIO;
+}
 
 void repo_hash_format(const uint8_t hash[REPO_HASH_SIZE], char out[65])
 {
@@ -585,7 +593,7 @@ int repo_chunk_put(struct repo *r, const void *buf, size_t len,
 				  "%s: chunk put on a read-only open or of "
 				  "%zu bytes",
 				  r->path, len);
-	if (!EVP_Digest(buf, len, hash, NULL, EVP_sha256(), NULL))
+	if (repo_hash(buf, len, hash) < 0)
 		return vr_err_set(err, -EIO, "%s: SHA-256 failed", r->path);
 	if (added)
 		*added = false;
@@ -622,6 +630,8 @@ int repo_chunk_put(struct repo *r, const void *buf, size_t len,
 		return vr_err_set(err, (int)w, "%s: pack %s: %s", r->path,
 				  r->packs[r->npacks], strerror((int)-w));
 	r->pack_len += sizeof(rec) + e.stored;
+	r->stats.chunks_new++;
+	r->stats.bytes_new += e.stored;
 	rc = repo_entry_add(r, &e, err);
 	if (rc == 0 && added)
 		*added = true;
@@ -771,7 +781,7 @@ static int repo_entry_read(struct repo *r, const struct repo_entry *e,
 	} else {
 		memcpy(buf, r->zbuf, e->stored);
 	}
-	if (!EVP_Digest(buf, e->raw, sum, NULL, EVP_sha256(), NULL) ||
+	if (repo_hash(buf, e->raw, sum) < 0 ||
 	    memcmp(sum, e->hash, REPO_HASH_SIZE) != 0)
 		return vr_err_set(err, -VR_EBADCRC,
 				  "%s: chunk %s: content does not match its "
@@ -793,9 +803,29 @@ int repo_chunk_get(struct repo *r, const uint8_t hash[REPO_HASH_SIZE],
 				  r->path, name);
 	}
 	rc = repo_entry_read(r, e, buf, err);
-	if (rc == 0)
+	if (rc == 0) {
 		*len = e->raw;
+		r->stats.chunks_read++;
+		r->stats.bytes_read += e->stored;
+	}
 	return rc;
+}
+
+int repo_chunk_put_batch(struct repo *r, struct repo_put *puts, size_t n,
+			 struct vr_err *err)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = repo_chunk_put(r, puts[i].buf, puts[i].len, puts[i].hash,
+				    &puts[i].added, err);
+	return rc;
+}
+
+void repo_get_stats(const struct repo *r, struct repo_stats *st)
+{
+	*st = r->stats;
 }
 
 /* Is @e's record header where its index says, naming its hash? */
@@ -859,6 +889,8 @@ int repo_check(struct repo *r, bool read_data, struct repo_check_report *rep,
 		if (rc < 0) {
 			rep->bad_chunks++;
 			repo_problem(rep, "%s", e.msg);
+			if (rep->bad_chunk)
+				rep->bad_chunk(rep->ctx, r->e[i].hash);
 		}
 	}
 	n = scandir(dir, &list, NULL, alphasort);

@@ -76,6 +76,22 @@ int repo_chunk_put(struct repo *r, const void *buf, size_t len,
 		   uint8_t hash[REPO_HASH_SIZE], bool *added,
 		   struct vr_err *err);
 
+/* One chunk of a repo_chunk_put_batch(). */
+struct repo_put {
+	const void *buf; /* @len bytes, <= the chunk size, not all zero */
+	size_t len;
+	uint8_t hash[REPO_HASH_SIZE]; /* out: the chunk's name */
+	bool added;		      /* out: it was new */
+};
+
+/*
+ * repo_chunk_put() of @n chunks, hashed and compressed on every core,
+ * stored in order. Returns as repo_chunk_put(); on failure some of them
+ * may be stored (unreferenced until a manifest names them).
+ */
+int repo_chunk_put_batch(struct repo *r, struct repo_put *puts, size_t n,
+			 struct vr_err *err);
+
 /* Is the chunk @hash stored (and sealed or pending in the open pack)? */
 bool repo_chunk_has(const struct repo *r, const uint8_t hash[REPO_HASH_SIZE]);
 
@@ -91,12 +107,22 @@ int repo_chunk_get(struct repo *r, const uint8_t hash[REPO_HASH_SIZE],
 /* Seal the open pack (fsync, index, rename, fsync dir). Returns 0, -errno. */
 int repo_flush(struct repo *r, struct vr_err *err);
 
+/* What this open did so far. */
+struct repo_stats {
+	uint64_t chunks_new, bytes_new;	  /* stored by puts (compressed) */
+	uint64_t chunks_read, bytes_read; /* fetched by gets (as stored) */
+};
+
+void repo_get_stats(const struct repo *r, struct repo_stats *st);
+
 /* What repo_check() found. */
 struct repo_check_report {
 	uint64_t packs, chunks, stored_bytes;
 	uint64_t bad_chunks;	  /* unreadable or wrong hash (--read-data) */
 	uint64_t unindexed_packs; /* left by a crash: unreferenced */
 	void (*problem)(void *ctx, const char *line); /* each problem */
+	/* each chunk found unreadable or damaged (may be NULL) */
+	void (*bad_chunk)(void *ctx, const uint8_t hash[REPO_HASH_SIZE]);
 	void *ctx;
 };
 
@@ -108,6 +134,9 @@ struct repo_check_report {
  */
 int repo_check(struct repo *r, bool read_data, struct repo_check_report *rep,
 	       struct vr_err *err);
+
+/* The SHA-256 that names @len bytes at @buf. Returns 0 or -EIO. */
+int repo_hash(const void *buf, size_t len, uint8_t hash[REPO_HASH_SIZE]);
 
 /* Lower-case hex of a hash (65 bytes with the NUL). */
 void repo_hash_format(const uint8_t hash[REPO_HASH_SIZE], char out[65]);

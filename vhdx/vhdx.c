@@ -670,10 +670,13 @@ int vhdx_read(struct vhdx *v, void *buf, size_t len, uint64_t off,
 	return rc < 0 ? rc : vhdx_read_chain(v, buf, len, off, err);
 }
 
-/* Classify the run at @off inside one block: zero without reading, or data. */
-static int vhdx_extent_in_block(struct vhdx *v, uint64_t off, uint64_t len,
-				uint64_t *run, bool *is_zero,
-				struct vr_err *err)
+/*
+ * Classify the run at @off inside one block: zero without reading, data, or
+ * (at the file @below) whatever @below holds.
+ */
+static int vhdx_extent_in_block(struct vhdx *v, const struct vhdx *below,
+				uint64_t off, uint64_t len, uint64_t *run,
+				enum vhdx_source *src, struct vr_err *err)
 {
 	uint32_t bs = v->meta.block_size;
 	uint64_t n = bs - off % bs;
@@ -681,10 +684,15 @@ static int vhdx_extent_in_block(struct vhdx *v, uint64_t off, uint64_t len,
 
 	if (n > len)
 		n = len;
+	*run = n;
+	if (v == below) {
+		*src = VHDX_SOURCE_BELOW;
+		return 0;
+	}
 	switch (vhdx_bat_state(e)) {
 	case VHDX_BLOCK_FULLY_PRESENT:
 	case VHDX_BLOCK_PARTIALLY_PRESENT:
-		*is_zero = false;
+		*src = VHDX_SOURCE_DATA;
 		break;
 	case VHDX_BLOCK_NOT_PRESENT:
 	case VHDX_BLOCK_UNDEFINED:
@@ -692,27 +700,27 @@ static int vhdx_extent_in_block(struct vhdx *v, uint64_t off, uint64_t len,
 		    off < v->parent->meta.virtual_size) {
 			uint64_t pn = v->parent->meta.virtual_size - off;
 
-			return vhdx_extent_in_block(v->parent, off,
-						    pn < n ? pn : n, run,
-						    is_zero, err);
+			return vhdx_extent_in_block(v->parent, below, off,
+						    pn < n ? pn : n, run, src,
+						    err);
 		}
 		if (v->meta.has_parent && !v->parent)
 			return vhdx_err_no_parent(v, err);
-		*is_zero = true;
+		*src = VHDX_SOURCE_ZERO;
 		break;
 	default:
-		*is_zero = true;
+		*src = VHDX_SOURCE_ZERO;
 		break;
 	}
-	*run = n;
 	return 0;
 }
 
-int vhdx_extent(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *run,
-		bool *is_zero, struct vr_err *err)
+int vhdx_extent_source(struct vhdx *v, const struct vhdx *below, uint64_t off,
+		       uint64_t len, uint64_t *run, enum vhdx_source *src,
+		       struct vr_err *err)
 {
+	enum vhdx_source first = VHDX_SOURCE_ZERO;
 	uint64_t total = 0;
-	bool first_zero = false;
 	int rc;
 
 	rc = vhdx_read_range_check(v, len, off, err);
@@ -722,29 +730,39 @@ int vhdx_extent(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *run,
 		return vr_err_set(err, -EINVAL, "%s: empty extent query",
 				  v->path);
 	while (total < len) {
+		enum vhdx_source s = VHDX_SOURCE_ZERO;
 		uint64_t n = 0;
-		bool z = false;
 
 		/*
 		 * Past the first block a failure only ends the run: the next
 		 * call starts there and reports it, so @err is not set now
 		 * for a call that succeeds.
 		 */
-		rc = vhdx_extent_in_block(v, off + total, len - total, &n, &z,
-					  total ? NULL : err);
+		rc = vhdx_extent_in_block(v, below, off + total, len - total,
+					  &n, &s, total ? NULL : err);
 		if (rc < 0 && total > 0)
 			break;
 		if (rc < 0)
 			return rc;
 		if (total == 0)
-			first_zero = z;
-		else if (z != first_zero)
+			first = s;
+		else if (s != first)
 			break;
 		total += n;
 	}
 	*run = total;
-	*is_zero = first_zero;
+	*src = first;
 	return 0;
+}
+
+int vhdx_extent(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *run,
+		bool *is_zero, struct vr_err *err)
+{
+	enum vhdx_source src;
+	int rc = vhdx_extent_source(v, NULL, off, len, run, &src, err);
+
+	*is_zero = src == VHDX_SOURCE_ZERO;
+	return rc;
 }
 
 /* ---- description ---- */

@@ -195,6 +195,23 @@ int vhdx_flush(struct vhdx *v, struct vr_err *err);
 int vhdx_extent(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *run,
 		bool *is_zero, struct vr_err *err);
 
+/* Where a run of a chain's virtual disk comes from (vhdx_extent_source()). */
+enum vhdx_source {
+	VHDX_SOURCE_ZERO,  /* reads as zeros, nothing to read */
+	VHDX_SOURCE_DATA,  /* data held by a file above @below */
+	VHDX_SOURCE_BELOW, /* whatever @below, a file of the chain, holds */
+};
+
+/*
+ * As vhdx_extent(), but stopping at @below, a parent in @v's chain (NULL:
+ * none): runs that no file above @below holds or zeroes are
+ * VHDX_SOURCE_BELOW. What a recovery point stores of a disk over a base
+ * it references (DESIGN.md, logical backup). Returns as vhdx_extent().
+ */
+int vhdx_extent_source(struct vhdx *v, const struct vhdx *below, uint64_t off,
+		       uint64_t len, uint64_t *run, enum vhdx_source *src,
+		       struct vr_err *err);
+
 /*
  * Structural check of @path: everything vhdx_open() verifies, without
  * stopping at the first problem where it can go on, plus the parent chain.

@@ -23,7 +23,7 @@ teardown()
 	grep -qx "zstd_level 5" r/config
 	run "$VHDRECOVER" repo check r
 	[ "$status" -eq 0 ]
-	[ "$output" = "r: 0 packs, 0 chunks, 0 bytes stored; clean" ]
+	[ "$output" = "r: 0 packs, 0 chunks, 0 bytes stored, 0 bases and points; clean" ]
 	run "$VHDRECOVER" repo check --read-data --json r
 	[ "$status" -eq 0 ]
 	json_true "$output" '.clean and .chunks == 0 and .problems == []'
@@ -64,7 +64,7 @@ teardown()
 	[ -f r/bases/golden.base ] && [ -f r/bases/golden-vhdx.base ]
 	run "$VHDRECOVER" repo check --read-data r
 	[ "$status" -eq 0 ]
-	[ "$output" = "r: 1 packs, 96 chunks, 6291456 bytes stored; clean" ]
+	[ "$output" = "r: 1 packs, 96 chunks, 6291456 bytes stored, 2 bases and points; clean" ]
 
 	run --separate-stderr "$VHDRECOVER" base add r golden.raw --name golden
 	assert_one_line_error '^vhdrecover: r: base golden exists already'

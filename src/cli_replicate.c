@@ -1,0 +1,267 @@
+/*
+ * cli_replicate.c - "vhdrecover replicate": one replication cycle, and
+ * "vhdrecover protect": cycles on a schedule until SIGTERM (cycle.h).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "cycle.h"
+#include "json.h"
+#include "progress.h"
+#include "repo.h"
+#include "vr_err.h"
+
+/* What both verbs take. */
+struct cli_cycle_args {
+	const char *repo_path, *disk_path;
+	struct cycle_opts opts;
+	bool json;
+	enum progress_mode mode;
+	uint64_t every; /* protect: seconds between cycle starts */
+};
+
+static void cli_replicate_usage(FILE *f, bool protect)
+{
+	if (protect)
+		fprintf(f, "Usage: vhdrecover protect REPO DISK --every "
+			   "INTERVAL [options]\n"
+			   "Run a replication cycle of DISK into REPO every "
+			   "INTERVAL (30s, 5m, 1h)\nuntil SIGTERM or SIGINT, "
+			   "which end it after the cycle in progress.\nOne "
+			   "line per cycle (a JSON object per line with "
+			   "--json). A failed cycle\nis reported and the next "
+			   "one runs on time.\n\n");
+	else
+		fprintf(f, "Usage: vhdrecover replicate REPO DISK [options]\n"
+			   "One replication cycle: store what changed on DISK "
+			   "(VHDX, VHD or raw) since\nits last recovery point "
+			   "in REPO and commit a new point. The first cycle\n"
+			   "reads every chunk the disk holds above its "
+			   "registered base; later ones\nonly the chunks its "
+			   "change bitmap marks (a bitmap that cannot be "
+			   "trusted\nis resynced: every chunk hashed, only new "
+			   "ones stored; the output says so).\n\n");
+	fprintf(f,
+		"  --name NAME   the disk's name in REPO (default: DISK's file "
+		"name without\n"
+		"                its extension)\n"
+		"  --pre CMD     quiesce command run before the point's instant "
+		"(its failure\n"
+		"                cancels the cycle); the point is then "
+		"application-consistent\n"
+		"  --post CMD    run right after the instant (its failure is a "
+		"warning)\n"
+		"  --json        print the result as JSON\n"
+		"  --progress    always show progress; --no-progress never "
+		"(default: on a TTY)\n");
+}
+
+/* Parse "30s", "5m", "2h", "1d" or plain seconds. */
+static int cli_parse_interval(const char *text, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+	uint64_t mul = 1;
+
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || end == text || n == 0)
+		return -EINVAL;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mul = 60, end++;
+	else if (*end == 'h')
+		mul = 3600, end++;
+	else if (*end == 'd')
+		mul = 86400, end++;
+	if (*end || n > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = n * mul;
+	return 0;
+}
+
+static int cli_cycle_parse(int argc, char **argv, bool protect,
+			   struct cli_cycle_args *a)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "pre", required_argument, NULL, 'p' },
+		{ "post", required_argument, NULL, 'q' },
+		{ "every", required_argument, NULL, 'e' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "progress", no_argument, NULL, 'P' },
+		{ "no-progress", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *verb = argv[0];
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			a->opts.disk_name = optarg;
+			break;
+		case 'p':
+			a->opts.pre_hook = optarg;
+			break;
+		case 'q':
+			a->opts.post_hook = optarg;
+			break;
+		case 'e':
+			if (!protect)
+				return cli_usage(verb,
+						 "--every is for protect");
+			if (cli_parse_interval(optarg, &a->every) < 0)
+				return cli_usage(verb, "bad --every '%s'",
+						 optarg);
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'P':
+			a->mode = PROGRESS_ON;
+			break;
+		case 'N':
+			a->mode = PROGRESS_OFF;
+			break;
+		case 'h':
+			cli_replicate_usage(stdout, protect);
+			return -1;
+		default:
+			return cli_usage_option(verb, c, argv);
+		}
+	}
+	if (optind + 2 != argc)
+		return cli_usage(verb, "expected REPO DISK");
+	if (protect && !a->every)
+		return cli_usage(verb, "expected --every INTERVAL");
+	a->repo_path = argv[optind];
+	a->disk_path = argv[optind + 1];
+	return CLI_EXIT_OK;
+}
+
+/* One line (or JSON object) for a cycle that ran, well or not. */
+static void cli_cycle_report(const struct cli_cycle_args *a,
+			     const struct cycle_result *res, int rc,
+			     const struct vr_err *err)
+{
+	if (a->json) {
+		struct json *j = json_new(stdout);
+
+		json_object_begin(j, NULL);
+		if (rc < 0) {
+			json_string(j, "disk", a->disk_path);
+			cli_json_error(j, err, rc, a->disk_path);
+		} else {
+			json_string(j, "id", res->id);
+			json_string(j, "disk", res->disk);
+			json_string(j, "base", res->base);
+			json_bool(j, "consistent", res->consistent);
+			json_bool(j, "full_scan", res->full_scan);
+			json_string(j, "scan_reason", res->scan_reason);
+			json_uint(j, "chunks_read", res->chunks_read);
+			json_uint(j, "bytes_read", res->bytes_read);
+			json_uint(j, "chunks_changed", res->chunks_changed);
+			json_uint(j, "chunks_new", res->chunks_new);
+			json_uint(j, "bytes_new", res->bytes_new);
+			json_double(j, "seconds", res->seconds);
+		}
+		json_object_end(j);
+		json_free(j);
+		fflush(stdout);
+		return;
+	}
+	if (rc < 0) {
+		cli_fail(err, rc, a->disk_path);
+		return;
+	}
+	printf("%s: point %s: read %" PRIu64 " bytes, %" PRIu64
+	       " chunks changed, %" PRIu64 " new bytes stored, %.2f s%s%s%s\n",
+	       a->disk_path, res->id, res->bytes_read, res->chunks_changed,
+	       res->bytes_new, res->seconds,
+	       res->consistent ? ", application-consistent" : "",
+	       res->full_scan ? ", full scan: " : "",
+	       res->full_scan ? res->scan_reason : "");
+	fflush(stdout);
+}
+
+/* Open the repository, run one cycle, report it. */
+static int cli_cycle_once(struct cli_cycle_args *a)
+{
+	struct progress_late late = { .label = "replicate", .mode = a->mode };
+	struct cycle_result res;
+	struct vr_err err = { 0 };
+	struct repo *r = NULL;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	a->opts.progress = progress_late_update;
+	a->opts.ctx = &late;
+	rc = repo_open(a->repo_path, REPO_OPEN_WRITE, &r, &err);
+	if (rc == 0)
+		rc = cycle_run(r, a->repo_path, a->disk_path, &a->opts, &res,
+			       &err);
+	progress_free(late.p);
+	repo_close(r);
+	cli_cycle_report(a, &res, rc, &err);
+	return rc < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
+int cli_replicate(int argc, char **argv)
+{
+	struct cli_cycle_args a = { .mode = PROGRESS_AUTO };
+	int rc = cli_cycle_parse(argc, argv, false, &a);
+
+	if (rc)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	return cli_cycle_once(&a);
+}
+
+static volatile sig_atomic_t cli_protect_stop;
+
+static void cli_protect_signal(int sig)
+{
+	(void)sig;
+	cli_protect_stop = 1;
+}
+
+int cli_protect(int argc, char **argv)
+{
+	struct cli_cycle_args a = { .mode = PROGRESS_OFF };
+	struct sigaction sa = { .sa_handler = cli_protect_signal };
+	struct timespec next;
+	int rc = cli_cycle_parse(argc, argv, true, &a), failed = 0;
+
+	if (rc)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!cli_protect_stop) {
+		struct timespec now;
+
+		failed = cli_cycle_once(&a) != CLI_EXIT_OK;
+		next.tv_sec += (time_t)a.every;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (next.tv_sec < now.tv_sec)
+			next = now; /* a cycle overran: start the next now */
+		/* a signal interrupts the sleep; the loop condition sees it */
+		while (!cli_protect_stop &&
+		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+				       NULL) == EINTR)
+			;
+	}
+	return failed ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}

@@ -1,0 +1,515 @@
+/*
+ * cycle.c - one replication cycle (cycle.h): decide what to read, read it
+ * in batches, store new chunks, commit the point, then reset the bitmap.
+ */
+#include <config.h>
+#include "cycle.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "cbt.h"
+#include "disk.h"
+#include "hook.h"
+#include "repo.h"
+#include "track.h"
+#include "vhdx.h"
+#include "vr_err.h"
+
+/* Bytes of chunks read before they are hashed and stored together. */
+#define CYCLE_BATCH_BYTES (8u * 1024 * 1024)
+
+struct cycle {
+	struct repo *r;
+	const char *repo_path;
+	const struct cycle_opts *o;
+	struct cycle_result *res;
+
+	struct disk *d;
+	struct vhdx *v;		  /* the disk's VHDX chain, or NULL */
+	const struct vhdx *below; /* the file of the chain that is the base */
+	struct manifest *base;	  /* its manifest, or NULL */
+	struct manifest *last;	  /* the disk's last point, if usable */
+	struct manifest *m;	  /* the point being made */
+	struct cbt *cbt;	  /* VHDX only */
+	uint32_t cs;
+
+	/* chunks read and waiting to be stored */
+	uint8_t *buf;
+	struct repo_put *puts;
+	uint64_t *put_chunk;
+	size_t nput, batch;
+	uint64_t done, total;  /* progress */
+	struct repo_stats st0; /* the repository's counters at the start */
+};
+
+bool cycle_default_disk_name(const char *path, char name[MANIFEST_NAME_MAX])
+{
+	static const char *const ext[] = { ".vhdx", ".avhdx", ".vhd", ".raw",
+					   ".img" };
+	const char *slash = strrchr(path, '/');
+	const char *file = slash ? slash + 1 : path;
+	size_t n = strlen(file), i;
+
+	if (n >= MANIFEST_NAME_MAX)
+		return false;
+	memcpy(name, file, n + 1);
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		size_t e = strlen(ext[i]);
+
+		if (n > e && strcasecmp(name + n - e, ext[i]) == 0) {
+			name[n - e] = '\0';
+			break;
+		}
+	}
+	return manifest_name_ok(name);
+}
+
+/* Record chunk @i of the new point; count it if it differs from the last. */
+static void cycle_set(struct cycle *c, uint64_t i, enum manifest_chunk type,
+		      const uint8_t *hash)
+{
+	struct manifest *m = c->m;
+
+	m->types[i] = (uint8_t)type;
+	if (type == MANIFEST_HASH)
+		memcpy(m->hashes[i], hash, REPO_HASH_SIZE);
+	else
+		memset(m->hashes[i], 0, REPO_HASH_SIZE);
+	if (!c->last || c->last->types[i] != type ||
+	    (type == MANIFEST_HASH &&
+	     memcmp(c->last->hashes[i], hash, REPO_HASH_SIZE) != 0))
+		c->res->chunks_changed++;
+}
+
+/* Store the batch, then record where each chunk went. */
+static int cycle_batch_store(struct cycle *c, struct vr_err *err)
+{
+	size_t k;
+	int rc;
+
+	if (c->nput == 0)
+		return 0;
+	rc = repo_chunk_put_batch(c->r, c->puts, c->nput, err);
+	if (rc < 0)
+		return rc;
+	for (k = 0; k < c->nput; k++) {
+		uint64_t i = c->put_chunk[k];
+		const uint8_t *h = c->puts[k].hash;
+
+		/* a chunk the base holds unchanged stays "the base's" */
+		if (c->base && c->base->types[i] == MANIFEST_HASH &&
+		    memcmp(c->base->hashes[i], h, REPO_HASH_SIZE) == 0)
+			cycle_set(c, i, MANIFEST_BASE_CHUNK, NULL);
+		else
+			cycle_set(c, i, MANIFEST_HASH, h);
+	}
+	c->nput = 0;
+	return 0;
+}
+
+/*
+ * Where chunk @i comes from without reading it: *@type is ZERO or
+ * BASE_CHUNK when the whole chunk is, else *@must_read.
+ */
+static int cycle_classify(struct cycle *c, uint64_t off, size_t len,
+			  enum manifest_chunk *type, bool *must_read,
+			  struct vr_err *err)
+{
+	bool data = false, zero = false, below = false;
+	uint64_t done = 0;
+
+	while (done < len && !data) {
+		enum vhdx_source src = VHDX_SOURCE_DATA;
+		uint64_t run;
+		bool is_zero;
+		int rc;
+
+		if (c->v) {
+			rc = vhdx_extent_source(c->v, c->below, off + done,
+						len - done, &run, &src, err);
+		} else {
+			rc = disk_extent(c->d, off + done, len - done, &run,
+					 &is_zero, err);
+			src = is_zero ? VHDX_SOURCE_ZERO : VHDX_SOURCE_DATA;
+		}
+		if (rc < 0)
+			return rc;
+		data |= src == VHDX_SOURCE_DATA;
+		zero |= src == VHDX_SOURCE_ZERO;
+		below |= src == VHDX_SOURCE_BELOW;
+		done += run;
+	}
+	*must_read = data || (zero && below);
+	*type = below ? MANIFEST_BASE_CHUNK : MANIFEST_ZERO;
+	return 0;
+}
+
+/* Capture chunk @i: classify, or read it into the batch. */
+static int cycle_chunk(struct cycle *c, uint64_t i, struct vr_err *err)
+{
+	uint64_t off = i * c->cs;
+	size_t len =
+		c->m->size - off < c->cs ? (size_t)(c->m->size - off) : c->cs;
+	enum manifest_chunk type;
+	bool must_read;
+	uint8_t *slot;
+	int rc;
+
+	rc = cycle_classify(c, off, len, &type, &must_read, err);
+	if (rc < 0)
+		return rc;
+	c->done += len;
+	if (c->o->progress)
+		c->o->progress(c->o->ctx, c->done, c->total);
+	if (!must_read) {
+		cycle_set(c, i, type, NULL);
+		return 0;
+	}
+	slot = c->buf + c->nput * (size_t)c->cs;
+	rc = disk_read(c->d, slot, len, off, err);
+	if (rc < 0)
+		return rc;
+	c->res->chunks_read++;
+	c->res->bytes_read += len;
+	if (repo_is_zero(slot, len)) {
+		cycle_set(c, i, MANIFEST_ZERO, NULL);
+		return 0;
+	}
+	c->puts[c->nput].buf = slot;
+	c->puts[c->nput].len = len;
+	c->put_chunk[c->nput] = i;
+	if (++c->nput == c->batch)
+		return cycle_batch_store(c, err);
+	return 0;
+}
+
+/* Every chunk (a full scan). */
+static int cycle_scan_all(struct cycle *c, struct vr_err *err)
+{
+	uint64_t i;
+	int rc = 0;
+
+	c->total = c->m->size;
+	for (i = 0; rc == 0 && i < c->m->nchunks; i++)
+		rc = cycle_chunk(c, i, err);
+	return rc;
+}
+
+/* The chunks the change bitmap marks; the rest as the last point had them. */
+static int cycle_scan_changed(struct cycle *c, struct vr_err *err)
+{
+	uint64_t off = 0, start, len, next = 0;
+	int rc = 0;
+
+	memcpy(c->m->types, c->last->types, (size_t)c->m->nchunks);
+	memcpy(c->m->hashes, c->last->hashes,
+	       (size_t)c->m->nchunks * REPO_HASH_SIZE);
+	while (cbt_next_extent(c->cbt, off, &start, &len)) {
+		c->total += len;
+		off = start + len;
+	}
+	off = 0;
+	while (rc == 0 && cbt_next_extent(c->cbt, off, &start, &len)) {
+		uint64_t i = start / c->cs;
+		uint64_t end = (start + len + c->cs - 1) / c->cs;
+
+		if (i < next)
+			i = next; /* granules finer than chunks share one */
+		for (; rc == 0 && i < end && i < c->m->nchunks; i++)
+			rc = cycle_chunk(c, i, err);
+		next = i;
+		off = start + len;
+	}
+	return rc;
+}
+
+/*
+ * The base of the disk: the nearest parent in its VHDX chain that is a
+ * registered base with this repository's chunk size and the disk's size.
+ */
+static int cycle_find_base(struct cycle *c, struct vr_err *err)
+{
+	const struct vhdx *p;
+	char name[MANIFEST_NAME_MAX];
+	int rc;
+
+	for (p = c->v ? vhdx_parent(c->v) : NULL; p; p = vhdx_parent(p)) {
+		struct vhdx_info info;
+
+		vhdx_get_info(p, &info);
+		rc = catalog_find_base(c->repo_path, info.virtual_disk_id,
+				       info.data_write_guid, name, err);
+		if (rc == -ENOENT)
+			continue;
+		if (rc < 0)
+			return rc;
+		rc = catalog_load_base(c->repo_path, name, &c->base, err);
+		if (rc < 0)
+			return rc;
+		if (c->base->size == c->m->size &&
+		    c->base->chunk_size == c->cs) {
+			c->below = p;
+			snprintf(c->m->base, sizeof(c->m->base), "%s", name);
+			return 0;
+		}
+		manifest_free(c->base);
+		c->base = NULL;
+	}
+	return 0;
+}
+
+/* The disk's last point, if the new one can build on it. */
+static int cycle_find_last(struct cycle *c, struct vr_err *err)
+{
+	struct catalog_point *pts;
+	size_t n;
+	int rc;
+
+	rc = catalog_list_points(c->repo_path, c->m->disk, &pts, &n, err);
+	if (rc < 0 || n == 0) {
+		free(pts);
+		return rc;
+	}
+	rc = catalog_load_point(c->repo_path, pts[n - 1].id, &c->last, err);
+	free(pts);
+	if (rc < 0)
+		return rc;
+	if (c->last->size != c->m->size || c->last->chunk_size != c->cs ||
+	    strcmp(c->last->base, c->m->base) != 0) {
+		manifest_free(c->last); /* resized or rebased: start over */
+		c->last = NULL;
+	}
+	return 0;
+}
+
+/* Incremental, or why not (into res->scan_reason). */
+static bool cycle_can_use_bitmap(struct cycle *c)
+{
+	struct cycle_result *res = c->res;
+
+	if (!c->last) {
+		snprintf(res->scan_reason, sizeof(res->scan_reason),
+			 "first cycle");
+		return false;
+	}
+	if (!c->cbt) {
+		snprintf(res->scan_reason, sizeof(res->scan_reason),
+			 "resync: a %s image has no change tracking",
+			 disk_format_name(disk_get_format(c->d)));
+		return false;
+	}
+	if (cbt_trust(c->cbt) != CBT_TRUSTED) {
+		snprintf(res->scan_reason, sizeof(res->scan_reason),
+			 "resync: change bitmap not trusted (%s)",
+			 cbt_trust_reason(cbt_trust(c->cbt)));
+		return false;
+	}
+	if (cbt_generation(c->cbt) != c->last->cbt_generation) {
+		snprintf(res->scan_reason, sizeof(res->scan_reason),
+			 "resync: change bitmap generation %" PRIu64
+			 ", last point expects %" PRIu64,
+			 cbt_generation(c->cbt), c->last->cbt_generation);
+		return false;
+	}
+	return true;
+}
+
+/* Open the disk (locked if a VHDX) and everything the cycle builds on. */
+static int cycle_prepare(struct cycle *c, const char *disk_path,
+			 struct vr_err *err)
+{
+	struct cbt_identity id;
+	int rc;
+
+	rc = disk_open(disk_path, DISK_FORMAT_AUTO, NULL, &c->d, NULL, err);
+	if (rc < 0)
+		return rc;
+	c->v = disk_vhdx(c->d);
+	rc = manifest_new(MANIFEST_POINT, disk_size(c->d), c->cs, &c->m, err);
+	if (rc < 0)
+		return rc;
+	snprintf(c->m->disk, sizeof(c->m->disk), "%s", c->res->disk);
+	c->m->time = (uint64_t)time(NULL);
+	if (c->v) {
+		struct vhdx_info info;
+
+		vhdx_get_info(c->v, &info);
+		memcpy(c->m->disk_id, info.virtual_disk_id, 16);
+		memcpy(c->m->data_write_guid, info.data_write_guid, 16);
+		track_identity(c->v, &id);
+		rc = cbt_load(disk_path, &id, c->cs, &c->cbt, err);
+		if (rc < 0)
+			return rc;
+	}
+	rc = cycle_find_base(c, err);
+	if (rc == 0)
+		rc = cycle_find_last(c, err);
+	if (rc < 0)
+		return rc;
+	snprintf(c->res->base, sizeof(c->res->base), "%s", c->m->base);
+	c->batch = CYCLE_BATCH_BYTES / c->cs ? CYCLE_BATCH_BYTES / c->cs : 1;
+	c->buf = malloc(c->batch * (size_t)c->cs);
+	c->puts = calloc(c->batch, sizeof(*c->puts));
+	c->put_chunk = calloc(c->batch, sizeof(*c->put_chunk));
+	if (!c->buf || !c->puts || !c->put_chunk)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", disk_path);
+	return 0;
+}
+
+/* Commit: seal the chunks, publish the point, then start a new bitmap. */
+static int cycle_commit(struct cycle *c, const char *disk_path,
+			struct vr_err *err)
+{
+	struct repo_stats st;
+	struct vr_err werr = { 0 };
+	struct cbt_identity id;
+	char *path;
+	int rc;
+
+	rc = cycle_batch_store(c, err);
+	if (rc == 0)
+		rc = repo_flush(c->r, err);
+	if (rc < 0)
+		return rc;
+	repo_get_stats(c->r, &st);
+	c->res->chunks_new = st.chunks_new - c->st0.chunks_new;
+	c->res->bytes_new = st.bytes_new - c->st0.bytes_new;
+	c->m->bytes_read = c->res->bytes_read;
+	c->m->bytes_new = c->res->bytes_new;
+	c->m->flags = (c->res->consistent ? MANIFEST_CONSISTENT : 0) |
+		      (c->res->full_scan ? MANIFEST_FULL_SCAN : 0);
+	c->m->cbt_generation = c->cbt ? cbt_generation(c->cbt) + 1 : 0;
+	rc = catalog_prepare(c->repo_path, err);
+	if (rc == 0)
+		rc = catalog_new_point_id(c->repo_path, c->m->disk, c->m->time,
+					  c->m->name, err);
+	if (rc < 0)
+		return rc;
+	path = catalog_point_path(c->repo_path, c->m->name);
+	if (!path)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory",
+				  c->repo_path);
+	rc = manifest_save(c->m, path, err);
+	free(path);
+	if (rc < 0)
+		return rc;
+	snprintf(c->res->id, sizeof(c->res->id), "%s", c->m->name);
+	if (!c->cbt)
+		return 0;
+	/* committed; a bitmap not saved now only costs the next cycle a resync
+	 */
+	track_identity(c->v, &id);
+	if (cbt_reset(c->cbt, 0, &werr) == 0 &&
+	    cbt_save(c->cbt, &id, true, &werr) == 0)
+		c->res->bitmap_saved = true;
+	else
+		fprintf(stderr,
+			"vhdrecover: warning: %s: point %s committed, but the "
+			"change bitmap was not saved (%s): the next cycle "
+			"resyncs\n",
+			disk_path, c->m->name, werr.msg);
+	return 0;
+}
+
+/* Run a quiesce hook with the cycle's facts in its environment. */
+static int cycle_hook(struct cycle *c, const char *what, const char *cmd,
+		      const char *disk_path, struct vr_err *err)
+{
+	char *env[5] = { NULL };
+	int rc = -ENOMEM, i;
+
+	if (asprintf(&env[0], "VR_HOOK=%s", what) >= 0 &&
+	    asprintf(&env[1], "VR_REPO=%s", c->repo_path) >= 0 &&
+	    asprintf(&env[2], "VR_DISK=%s", disk_path) >= 0 &&
+	    asprintf(&env[3], "VR_DISK_NAME=%s", c->res->disk) >= 0)
+		rc = hook_run(what, cmd, env, err);
+	else
+		vr_err_set(err, rc, "%s: out of memory", disk_path);
+	for (i = 0; i < 4; i++)
+		free(env[i]);
+	return rc;
+}
+
+static double cycle_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int cycle_run(struct repo *r, const char *repo_path, const char *disk_path,
+	      const struct cycle_opts *o, struct cycle_result *res,
+	      struct vr_err *err)
+{
+	struct cycle c = { .r = r, .repo_path = repo_path, .o = o, .res = res };
+	double t0 = cycle_now();
+	enum disk_format fmt;
+	int lock_fd = -1, rc;
+
+	memset(res, 0, sizeof(*res));
+	c.cs = repo_chunk_size(r);
+	if (o->disk_name)
+		snprintf(res->disk, sizeof(res->disk), "%s", o->disk_name);
+	else if (!cycle_default_disk_name(disk_path, res->disk))
+		return vr_err_set(err, -EINVAL,
+				  "%s: no usable disk name in the file name; "
+				  "give one with --name",
+				  disk_path);
+	if (!manifest_name_ok(res->disk))
+		return vr_err_set(
+			err, -EINVAL,
+			"%s: disk name '%s': use 1..127 of letters, "
+			"digits, '.', '_', '-', not starting with '.'",
+			disk_path, res->disk);
+	rc = disk_probe(disk_path, &fmt, err);
+	if (rc < 0)
+		return rc;
+	if (o->pre_hook) {
+		rc = cycle_hook(&c, "pre", o->pre_hook, disk_path, err);
+		if (rc < 0)
+			return rc;
+	}
+	/* the instant of the point: no tracked writer from here on */
+	if (fmt == DISK_FORMAT_VHDX)
+		rc = track_lock(disk_path, &lock_fd, err);
+	if (rc == 0) {
+		repo_get_stats(r, &c.st0);
+		rc = cycle_prepare(&c, disk_path, err);
+	}
+	if (o->post_hook) {
+		struct vr_err herr = { 0 };
+
+		if (cycle_hook(&c, "post", o->post_hook, disk_path, &herr) < 0)
+			fprintf(stderr, "vhdrecover: warning: %s\n", herr.msg);
+	}
+	if (rc < 0)
+		goto out;
+	res->consistent = o->pre_hook != NULL;
+	res->full_scan = !cycle_can_use_bitmap(&c);
+	rc = res->full_scan ? cycle_scan_all(&c, err)
+			    : cycle_scan_changed(&c, err);
+	if (rc == 0)
+		rc = cycle_commit(&c, disk_path, err);
+out:
+	res->seconds = cycle_now() - t0;
+	free(c.buf);
+	free(c.puts);
+	free(c.put_chunk);
+	cbt_free(c.cbt);
+	manifest_free(c.m);
+	manifest_free(c.last);
+	manifest_free(c.base);
+	disk_close(c.d);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return rc;
+}

@@ -1,0 +1,176 @@
+/*
+ * point_disk.c - a manifest read as a disk. The last chunk fetched is kept,
+ * so reads smaller than a chunk (file systems read 4 KiB at a time) cost
+ * one fetch per chunk, not one per read.
+ */
+#include <config.h>
+#include "point_disk.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disk.h"
+#include "manifest.h"
+#include "repo.h"
+#include "vr_err.h"
+
+struct point_disk {
+	struct repo *r;
+	const struct manifest *m, *base;
+	uint8_t *chunk;	 /* the last chunk fetched */
+	uint64_t cached; /* its index + 1; 0: none */
+};
+
+/* The hash behind chunk @i, or NULL if it reads as zeros. */
+static const uint8_t *point_disk_hash(const struct point_disk *pd, uint64_t i)
+{
+	switch (pd->m->types[i]) {
+	case MANIFEST_HASH:
+		return pd->m->hashes[i];
+	case MANIFEST_BASE_CHUNK:
+		return pd->base->types[i] == MANIFEST_HASH ? pd->base->hashes[i]
+							   : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static size_t point_disk_chunk_len(const struct manifest *m, uint64_t i)
+{
+	uint64_t off = i * m->chunk_size;
+
+	return m->size - off < m->chunk_size ? (size_t)(m->size - off)
+					     : m->chunk_size;
+}
+
+/* Fetch chunk @i into pd->chunk. */
+static int point_disk_fetch(struct point_disk *pd, uint64_t i,
+			    struct vr_err *err)
+{
+	const uint8_t *h = point_disk_hash(pd, i);
+	size_t want = point_disk_chunk_len(pd->m, i), got = 0;
+	char name[65];
+	int rc;
+
+	if (pd->cached == i + 1)
+		return 0;
+	pd->cached = 0;
+	rc = repo_chunk_get(pd->r, h, pd->chunk, &got, err);
+	if (rc == 0 && got != want) {
+		repo_hash_format(h, name);
+		rc = vr_err_set(err, -VR_ECORRUPT,
+				"%s: chunk %s holds %zu bytes, the disk needs "
+				"%zu",
+				pd->m->name, name, got, want);
+	}
+	if (rc < 0 && err) {
+		/* say what is lost: the point and where in its disk */
+		struct vr_err why = *err;
+
+		vr_err_clear(err);
+		return vr_err_set(err, rc,
+				  "%s (point %s, disk offset 0x%" PRIx64 ")",
+				  why.msg, pd->m->name, i * pd->m->chunk_size);
+	}
+	if (rc < 0)
+		return rc;
+	pd->cached = i + 1;
+	return 0;
+}
+
+static int point_disk_read(void *ctx, void *buf, size_t len, uint64_t off,
+			   struct vr_err *err)
+{
+	struct point_disk *pd = ctx;
+	uint32_t cs = pd->m->chunk_size;
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		uint64_t i = off / cs;
+		size_t in = (size_t)(off % cs), n = cs - in;
+		int rc;
+
+		if (n > len)
+			n = len;
+		if (!point_disk_hash(pd, i)) {
+			memset(p, 0, n);
+		} else {
+			rc = point_disk_fetch(pd, i, err);
+			if (rc < 0)
+				return rc;
+			memcpy(p, pd->chunk + in, n);
+		}
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int point_disk_extent(void *ctx, uint64_t off, uint64_t len,
+			     uint64_t *run, bool *is_zero, struct vr_err *err)
+{
+	struct point_disk *pd = ctx;
+	uint32_t cs = pd->m->chunk_size;
+	uint64_t i = off / cs, end = off + len, pos;
+	bool zero = !point_disk_hash(pd, i);
+
+	(void)err;
+	pos = (i + 1) * cs;
+	while (pos < end && !point_disk_hash(pd, pos / cs) == zero)
+		pos += cs;
+	*run = (pos < end ? pos : end) - off;
+	*is_zero = zero;
+	return 0;
+}
+
+static void point_disk_close(void *ctx)
+{
+	struct point_disk *pd = ctx;
+
+	free(pd->chunk);
+	free(pd);
+}
+
+static const struct disk_backend point_disk_ops = {
+	.read = point_disk_read,
+	.extent = point_disk_extent,
+	.close = point_disk_close,
+};
+
+int point_disk_open(struct repo *r, const struct manifest *m,
+		    const struct manifest *base, struct disk **out,
+		    struct vr_err *err)
+{
+	struct point_disk *pd;
+	uint64_t i;
+
+	for (i = 0; i < m->nchunks; i++)
+		if (m->types[i] == MANIFEST_BASE_CHUNK)
+			break;
+	if (i < m->nchunks && (!base || base->size != m->size ||
+			       base->chunk_size != m->chunk_size))
+		return vr_err_set(err, -EINVAL,
+				  "%s: point %s needs base '%s', which is "
+				  "missing or of another shape",
+				  m->disk, m->name, m->base);
+	if (m->chunk_size > repo_chunk_size(r))
+		return vr_err_set(err, -EINVAL,
+				  "%s: chunk size %u is larger than the "
+				  "repository's",
+				  m->name, (unsigned)m->chunk_size);
+	pd = calloc(1, sizeof(*pd));
+	if (pd) /* a chunk read is as long as the stored chunk says */
+		pd->chunk = malloc(repo_chunk_size(r));
+	if (!pd || !pd->chunk) {
+		free(pd);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", m->name);
+	}
+	pd->r = r;
+	pd->m = m;
+	pd->base = base;
+	return disk_open_backend(m->name, DISK_FORMAT_POINT, m->size,
+				 &point_disk_ops, pd, out, err);
+}

@@ -1,0 +1,25 @@
+/*
+ * point_disk.h - a recovery point (or a base) read as a disk (disk.h):
+ * every read fetches just the chunks it covers from the repository, so
+ * restore, scoped restore and mount read a point like any other disk.
+ */
+#ifndef VR_POINT_DISK_H
+#define VR_POINT_DISK_H
+
+struct disk;
+struct manifest;
+struct repo;
+struct vr_err;
+
+/*
+ * A read-only disk over manifest @m, whose "base chunk" entries come from
+ * @base (NULL if @m names none). @r, @m and @base are borrowed and must
+ * outlive the disk. A chunk that is missing or damaged fails the read that
+ * needs it, naming the chunk and its disk offset.
+ * Returns 0, -EINVAL (@base missing or of another shape), -ENOMEM.
+ */
+int point_disk_open(struct repo *r, const struct manifest *m,
+		    const struct manifest *base, struct disk **out,
+		    struct vr_err *err);
+
+#endif /* VR_POINT_DISK_H */
