@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "capture.h"
 #include "catalog.h"
 #include "disk.h"
 #include "manifest.h"
@@ -25,43 +26,31 @@ static int base_chunk_all(struct repo *r, struct disk *d, struct manifest *m,
 			  base_progress_fn progress, void *ctx,
 			  struct base_add_stats *st, struct vr_err *err)
 {
-	uint8_t *buf = malloc(m->chunk_size);
+	struct capture_disk cd = { .d = d };
+	struct repo_stats before, after;
+	struct capture_source src;
+	struct capture_stats cst;
+	struct capture *cap;
 	uint64_t i;
-	int rc = 0;
+	int rc;
 
-	if (!buf)
-		return vr_err_set(err, -ENOMEM, "%s: out of memory",
-				  disk_path(d));
-	for (i = 0; rc == 0 && i < m->nchunks; i++) {
-		uint64_t off = i * m->chunk_size, run;
-		size_t len = m->size - off < m->chunk_size
-				     ? (size_t)(m->size - off)
-				     : m->chunk_size;
-		bool is_zero, added = false;
-
-		rc = disk_extent(d, off, len, &run, &is_zero, err);
-		if (rc < 0)
-			break;
-		st->chunks++;
-		if (progress)
-			progress(ctx, off + len, m->size);
-		if (is_zero && run == len) {
-			st->zero_chunks++; /* known zero without reading */
-			continue;
-		}
-		rc = disk_read(d, buf, len, off, err);
-		if (rc < 0)
-			break;
-		st->bytes_read += len;
-		if (repo_is_zero(buf, len)) {
-			st->zero_chunks++;
-			continue;
-		}
-		rc = repo_chunk_put(r, buf, len, m->hashes[i], &added, err);
-		m->types[i] = MANIFEST_HASH;
-		st->new_chunks += added;
-	}
-	free(buf);
+	capture_source_disk(&cd, &src);
+	rc = capture_new(r, m, NULL, NULL, &src, progress, ctx, m->size, &cap,
+			 err);
+	if (rc < 0)
+		return rc;
+	repo_get_stats(r, &before);
+	for (i = 0; rc == 0 && i < m->nchunks; i++)
+		rc = capture_chunk(cap, i, err);
+	if (rc == 0)
+		rc = capture_finish(cap, err);
+	capture_get_stats(cap, &cst);
+	capture_free(cap);
+	repo_get_stats(r, &after);
+	st->chunks = m->nchunks;
+	st->zero_chunks = m->nchunks - cst.chunks_changed;
+	st->new_chunks = after.chunks_new - before.chunks_new;
+	st->bytes_read = cst.bytes_read;
 	return rc;
 }
 

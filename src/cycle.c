@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "catalog.h"
 #include "cbt.h"
 #include "disk.h"
@@ -22,9 +23,6 @@
 #include "track.h"
 #include "vhdx.h"
 #include "vr_err.h"
-
-/* Bytes of chunks read before they are hashed and stored together. */
-#define CYCLE_BATCH_BYTES (8u * 1024 * 1024)
 
 struct cycle {
 	struct repo *r;
@@ -40,13 +38,6 @@ struct cycle {
 	struct manifest *m;	  /* the point being made */
 	struct cbt *cbt;	  /* VHDX only */
 	uint32_t cs;
-
-	/* chunks read and waiting to be stored */
-	uint8_t *buf;
-	struct repo_put *puts;
-	uint64_t *put_chunk;
-	size_t nput, batch;
-	uint64_t done, total;  /* progress */
 	struct repo_stats st0; /* the repository's counters at the start */
 };
 
@@ -72,162 +63,65 @@ bool cycle_default_disk_name(const char *path, char name[MANIFEST_NAME_MAX])
 	return manifest_name_ok(name);
 }
 
-/* Record chunk @i of the new point; count it if it differs from the last. */
-static void cycle_set(struct cycle *c, uint64_t i, enum manifest_chunk type,
-		      const uint8_t *hash)
+/* The changed bytes the bitmap reports, for progress. */
+static uint64_t cycle_changed_bytes(const struct cbt *cbt)
 {
-	struct manifest *m = c->m;
+	uint64_t off = 0, start, len, total = 0;
 
-	m->types[i] = (uint8_t)type;
-	if (type == MANIFEST_HASH)
-		memcpy(m->hashes[i], hash, REPO_HASH_SIZE);
-	else
-		memset(m->hashes[i], 0, REPO_HASH_SIZE);
-	if (!c->last || c->last->types[i] != type ||
-	    (type == MANIFEST_HASH &&
-	     memcmp(c->last->hashes[i], hash, REPO_HASH_SIZE) != 0))
-		c->res->chunks_changed++;
-}
-
-/* Store the batch, then record where each chunk went. */
-static int cycle_batch_store(struct cycle *c, struct vr_err *err)
-{
-	size_t k;
-	int rc;
-
-	if (c->nput == 0)
-		return 0;
-	rc = repo_chunk_put_batch(c->r, c->puts, c->nput, err);
-	if (rc < 0)
-		return rc;
-	for (k = 0; k < c->nput; k++) {
-		uint64_t i = c->put_chunk[k];
-		const uint8_t *h = c->puts[k].hash;
-
-		/* a chunk the base holds unchanged stays "the base's" */
-		if (c->base && c->base->types[i] == MANIFEST_HASH &&
-		    memcmp(c->base->hashes[i], h, REPO_HASH_SIZE) == 0)
-			cycle_set(c, i, MANIFEST_BASE_CHUNK, NULL);
-		else
-			cycle_set(c, i, MANIFEST_HASH, h);
+	while (cbt_next_extent(cbt, off, &start, &len)) {
+		total += len;
+		off = start + len;
 	}
-	c->nput = 0;
-	return 0;
+	return total;
 }
 
 /*
- * Where chunk @i comes from without reading it: *@type is ZERO or
- * BASE_CHUNK when the whole chunk is, else *@must_read.
+ * Capture every chunk (a full scan), or those the change bitmap marks, the
+ * rest as the last point had them.
  */
-static int cycle_classify(struct cycle *c, uint64_t off, size_t len,
-			  enum manifest_chunk *type, bool *must_read,
-			  struct vr_err *err)
+static int cycle_capture(struct cycle *c, struct vr_err *err)
 {
-	bool data = false, zero = false, below = false;
-	uint64_t done = 0;
-
-	while (done < len && !data) {
-		enum vhdx_source src = VHDX_SOURCE_DATA;
-		uint64_t run;
-		bool is_zero;
-		int rc;
-
-		if (c->v) {
-			rc = vhdx_extent_source(c->v, c->below, off + done,
-						len - done, &run, &src, err);
-		} else {
-			rc = disk_extent(c->d, off + done, len - done, &run,
-					 &is_zero, err);
-			src = is_zero ? VHDX_SOURCE_ZERO : VHDX_SOURCE_DATA;
-		}
-		if (rc < 0)
-			return rc;
-		data |= src == VHDX_SOURCE_DATA;
-		zero |= src == VHDX_SOURCE_ZERO;
-		below |= src == VHDX_SOURCE_BELOW;
-		done += run;
-	}
-	*must_read = data || (zero && below);
-	*type = below ? MANIFEST_BASE_CHUNK : MANIFEST_ZERO;
-	return 0;
-}
-
-/* Capture chunk @i: classify, or read it into the batch. */
-static int cycle_chunk(struct cycle *c, uint64_t i, struct vr_err *err)
-{
-	uint64_t off = i * c->cs;
-	size_t len =
-		c->m->size - off < c->cs ? (size_t)(c->m->size - off) : c->cs;
-	enum manifest_chunk type;
-	bool must_read;
-	uint8_t *slot;
+	struct capture_disk cd = { .d = c->d, .below = c->below };
+	struct capture_source src;
+	struct capture_stats st;
+	struct capture *cap;
+	uint64_t off = 0, start, len, next = 0, i;
 	int rc;
 
-	rc = cycle_classify(c, off, len, &type, &must_read, err);
+	capture_source_disk(&cd, &src);
+	if (!c->res->full_scan) {
+		memcpy(c->m->types, c->last->types, (size_t)c->m->nchunks);
+		memcpy(c->m->hashes, c->last->hashes,
+		       (size_t)c->m->nchunks * REPO_HASH_SIZE);
+	}
+	rc = capture_new(
+		c->r, c->m, c->base, c->last, &src, c->o->progress, c->o->ctx,
+		c->res->full_scan ? c->m->size : cycle_changed_bytes(c->cbt),
+		&cap, err);
 	if (rc < 0)
 		return rc;
-	c->done += len;
-	if (c->o->progress)
-		c->o->progress(c->o->ctx, c->done, c->total);
-	if (!must_read) {
-		cycle_set(c, i, type, NULL);
-		return 0;
+	if (c->res->full_scan) {
+		for (i = 0; rc == 0 && i < c->m->nchunks; i++)
+			rc = capture_chunk(cap, i, err);
 	}
-	slot = c->buf + c->nput * (size_t)c->cs;
-	rc = disk_read(c->d, slot, len, off, err);
-	if (rc < 0)
-		return rc;
-	c->res->chunks_read++;
-	c->res->bytes_read += len;
-	if (repo_is_zero(slot, len)) {
-		cycle_set(c, i, MANIFEST_ZERO, NULL);
-		return 0;
-	}
-	c->puts[c->nput].buf = slot;
-	c->puts[c->nput].len = len;
-	c->put_chunk[c->nput] = i;
-	if (++c->nput == c->batch)
-		return cycle_batch_store(c, err);
-	return 0;
-}
-
-/* Every chunk (a full scan). */
-static int cycle_scan_all(struct cycle *c, struct vr_err *err)
-{
-	uint64_t i;
-	int rc = 0;
-
-	c->total = c->m->size;
-	for (i = 0; rc == 0 && i < c->m->nchunks; i++)
-		rc = cycle_chunk(c, i, err);
-	return rc;
-}
-
-/* The chunks the change bitmap marks; the rest as the last point had them. */
-static int cycle_scan_changed(struct cycle *c, struct vr_err *err)
-{
-	uint64_t off = 0, start, len, next = 0;
-	int rc = 0;
-
-	memcpy(c->m->types, c->last->types, (size_t)c->m->nchunks);
-	memcpy(c->m->hashes, c->last->hashes,
-	       (size_t)c->m->nchunks * REPO_HASH_SIZE);
-	while (cbt_next_extent(c->cbt, off, &start, &len)) {
-		c->total += len;
-		off = start + len;
-	}
-	off = 0;
-	while (rc == 0 && cbt_next_extent(c->cbt, off, &start, &len)) {
-		uint64_t i = start / c->cs;
+	while (rc == 0 && !c->res->full_scan &&
+	       cbt_next_extent(c->cbt, off, &start, &len)) {
 		uint64_t end = (start + len + c->cs - 1) / c->cs;
 
-		if (i < next)
-			i = next; /* granules finer than chunks share one */
-		for (; rc == 0 && i < end && i < c->m->nchunks; i++)
-			rc = cycle_chunk(c, i, err);
+		/* granules finer than chunks share one: capture it once */
+		for (i = start / c->cs < next ? next : start / c->cs;
+		     rc == 0 && i < end && i < c->m->nchunks; i++)
+			rc = capture_chunk(cap, i, err);
 		next = i;
 		off = start + len;
 	}
+	if (rc == 0)
+		rc = capture_finish(cap, err);
+	capture_get_stats(cap, &st);
+	capture_free(cap);
+	c->res->chunks_read = st.chunks_read;
+	c->res->bytes_read = st.bytes_read;
+	c->res->chunks_changed = st.chunks_changed;
 	return rc;
 }
 
@@ -355,12 +249,6 @@ static int cycle_prepare(struct cycle *c, const char *disk_path,
 	if (rc < 0)
 		return rc;
 	snprintf(c->res->base, sizeof(c->res->base), "%s", c->m->base);
-	c->batch = CYCLE_BATCH_BYTES / c->cs ? CYCLE_BATCH_BYTES / c->cs : 1;
-	c->buf = malloc(c->batch * (size_t)c->cs);
-	c->puts = calloc(c->batch, sizeof(*c->puts));
-	c->put_chunk = calloc(c->batch, sizeof(*c->put_chunk));
-	if (!c->buf || !c->puts || !c->put_chunk)
-		return vr_err_set(err, -ENOMEM, "%s: out of memory", disk_path);
 	return 0;
 }
 
@@ -374,9 +262,7 @@ static int cycle_commit(struct cycle *c, const char *disk_path,
 	char *path;
 	int rc;
 
-	rc = cycle_batch_store(c, err);
-	if (rc == 0)
-		rc = repo_flush(c->r, err);
+	rc = repo_flush(c->r, err);
 	if (rc < 0)
 		return rc;
 	repo_get_stats(c->r, &st);
@@ -495,15 +381,11 @@ int cycle_run(struct repo *r, const char *repo_path, const char *disk_path,
 		goto out;
 	res->consistent = o->pre_hook != NULL;
 	res->full_scan = !cycle_can_use_bitmap(&c);
-	rc = res->full_scan ? cycle_scan_all(&c, err)
-			    : cycle_scan_changed(&c, err);
+	rc = cycle_capture(&c, err);
 	if (rc == 0)
 		rc = cycle_commit(&c, disk_path, err);
 out:
 	res->seconds = cycle_now() - t0;
-	free(c.buf);
-	free(c.puts);
-	free(c.put_chunk);
 	cbt_free(c.cbt);
 	manifest_free(c.m);
 	manifest_free(c.last);

@@ -30,10 +30,12 @@ enum manifest_chunk {
 #define MANIFEST_NAME_MAX 128
 
 /* Point flags. */
-#define MANIFEST_CONSISTENT 0x1u /* quiesce hooks ran: application-consistent  \
-				  */
-#define MANIFEST_FULL_SCAN 0x2u	 /* every chunk was read (first cycle, resync) \
-				  */
+#define MANIFEST_CONSISTENT                                                    \
+	0x1u /* quiesce hooks ran: application-consistent                      \
+	      */
+#define MANIFEST_FULL_SCAN                                                     \
+	0x2u /* every chunk was read (first cycle, resync)                     \
+	      */
 
 struct manifest {
 	enum manifest_kind kind;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@
 #define REPO_CONFIG_MAGIC "vhdrecover-repo"
 /* Seal a pack once it holds this much. */
 #define REPO_PACK_TARGET (32u * 1024 * 1024)
+/* Threads hashing and compressing a batch, at most. */
+#define REPO_MAX_WORKERS 16
 
 /* Pack file: magic, then records of a header and the stored bytes. */
 #define REPO_PACK_MAGIC "VRPACK01"
@@ -60,6 +63,30 @@ struct repo_entry {
 	uint64_t off;
 };
 
+/* One batch being prepared by the workers. */
+struct repo_batch {
+	struct repo *r;
+	struct repo_put *puts;
+	size_t n;
+	size_t next;	  /* the next put to take, atomically */
+	unsigned started; /* worker threads running */
+};
+
+struct repo_worker {
+	struct repo_batch *b;
+	unsigned id;
+	pthread_t thread;
+};
+
+/* What a worker made of one put of a batch. */
+struct repo_prep {
+	int rc;		 /* 0, or -EIO: hashing failed */
+	bool known;	 /* stored before the batch began */
+	uint32_t codec;	 /* REPO_CODEC_* */
+	uint32_t stored; /* bytes to store */
+	const uint8_t *data;
+};
+
 struct repo {
 	char *path;
 	unsigned flags;
@@ -83,11 +110,21 @@ struct repo {
 
 	struct repo_stats stats;
 
-	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
-	uint8_t *zbuf;
-	size_t zcap;
+	uint8_t *zbuf; /* a stored chunk, for reads */
+	size_t zcap;   /* ZSTD_compressBound(chunk_size) */
+
+	/* hashing and compressing batches of puts on every core */
+	unsigned nworkers;
+	ZSTD_CCtx **cctx;   /* one per worker */
+	uint8_t *batch_buf; /* zcap bytes per put of the batch */
+	size_t batch_cap;   /* puts it holds */
+	struct repo_prep *prep;
+	struct repo_batch inflight; /* puts NULL: none */
+	struct repo_worker workers[REPO_MAX_WORKERS];
 };
+
+static void repo_batch_join(struct repo *r);
 
 int repo_hash(const void *buf, size_t len, uint8_t hash[REPO_HASH_SIZE])
 {
@@ -487,7 +524,12 @@ int repo_open(const char *path, unsigned flags, struct repo **out,
 	if (rc == 0)
 		rc = repo_load(r, err);
 	if (rc == 0) {
-		r->cctx = ZSTD_createCCtx();
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		r->nworkers = cpus < 1			? 1
+			      : cpus > REPO_MAX_WORKERS ? REPO_MAX_WORKERS
+							: (unsigned)cpus;
+		r->cctx = calloc(r->nworkers, sizeof(*r->cctx));
 		r->dctx = ZSTD_createDCtx();
 		r->zcap = ZSTD_compressBound(r->chunk_size);
 		r->zbuf = malloc(r->zcap);
@@ -509,6 +551,8 @@ void repo_close(struct repo *r)
 
 	if (!r)
 		return;
+	if (r->inflight.puts) /* its chunks are dropped with the open pack */
+		repo_batch_join(r);
 	for (i = 0; i < r->npacks; i++) {
 		if (r->pack_fds[i] >= 0)
 			close(r->pack_fds[i]);
@@ -524,7 +568,11 @@ void repo_close(struct repo *r)
 	free(r->pack_fds);
 	free(r->e);
 	free(r->table);
-	ZSTD_freeCCtx(r->cctx);
+	for (i = 0; r->cctx && i < r->nworkers; i++)
+		ZSTD_freeCCtx(r->cctx[i]);
+	free(r->cctx);
+	free(r->batch_buf);
+	free(r->prep);
 	ZSTD_freeDCtx(r->dctx);
 	free(r->zbuf);
 	free(r->path);
@@ -577,54 +625,34 @@ fail:
 	return rc;
 }
 
-int repo_chunk_put(struct repo *r, const void *buf, size_t len,
-		   uint8_t hash[REPO_HASH_SIZE], bool *added,
-		   struct vr_err *err)
+/* Append a prepared chunk to the open pack and index it. */
+static int repo_append(struct repo *r, const struct repo_put *p,
+		       const struct repo_prep *pp, struct vr_err *err)
 {
 	struct repo_entry e = { 0 };
 	uint8_t rec[REPO_REC_SIZE] = { 0 };
-	const void *data = buf;
-	size_t z;
 	ssize_t w;
 	int rc;
 
-	if (!(r->flags & REPO_OPEN_WRITE) || len > r->chunk_size)
-		return vr_err_set(err, -EINVAL,
-				  "%s: chunk put on a read-only open or of "
-				  "%zu bytes",
-				  r->path, len);
-	if (repo_hash(buf, len, hash) < 0)
-		return vr_err_set(err, -EIO, "%s: SHA-256 failed", r->path);
-	if (added)
-		*added = false;
-	if (repo_find(r, hash))
-		return 0;
 	if (r->pack_fd < 0) {
 		rc = repo_pack_begin(r, err);
 		if (rc < 0)
 			return rc;
 	}
-	z = ZSTD_compressCCtx(r->cctx, r->zbuf, r->zcap, buf, len,
-			      r->zstd_level);
-	e.codec = REPO_CODEC_NONE;
-	e.stored = (uint32_t)len;
-	if (!ZSTD_isError(z) && z < len) {
-		e.codec = REPO_CODEC_ZSTD;
-		e.stored = (uint32_t)z;
-		data = r->zbuf;
-	}
-	e.raw = (uint32_t)len;
+	e.codec = pp->codec;
+	e.stored = pp->stored;
+	e.raw = (uint32_t)p->len;
 	e.pack = r->npacks;
 	e.off = r->pack_len;
-	memcpy(e.hash, hash, REPO_HASH_SIZE);
+	memcpy(e.hash, p->hash, REPO_HASH_SIZE);
 	vr_put_le32(rec + REPO_REC_OFF_MAGIC, REPO_REC_MAGIC);
 	vr_put_le32(rec + REPO_REC_OFF_STORED, e.stored);
 	vr_put_le32(rec + REPO_REC_OFF_RAW, e.raw);
 	vr_put_le32(rec + REPO_REC_OFF_CODEC, e.codec);
-	memcpy(rec + REPO_REC_OFF_HASH, hash, REPO_HASH_SIZE);
+	memcpy(rec + REPO_REC_OFF_HASH, p->hash, REPO_HASH_SIZE);
 	w = vr_pwrite_full(r->pack_fd, rec, sizeof(rec), r->pack_len);
 	if (w >= 0)
-		w = vr_pwrite_full(r->pack_fd, data, e.stored,
+		w = vr_pwrite_full(r->pack_fd, pp->data, e.stored,
 				   r->pack_len + sizeof(rec));
 	if (w < 0)
 		return vr_err_set(err, (int)w, "%s: pack %s: %s", r->path,
@@ -633,10 +661,172 @@ int repo_chunk_put(struct repo *r, const void *buf, size_t len,
 	r->stats.chunks_new++;
 	r->stats.bytes_new += e.stored;
 	rc = repo_entry_add(r, &e, err);
-	if (rc == 0 && added)
-		*added = true;
 	if (rc == 0 && r->pack_len >= REPO_PACK_TARGET)
 		rc = repo_flush(r, err);
+	return rc;
+}
+
+/*
+ * Hash a put, and compress it unless the store has it already. Workers
+ * only read the store's table: no put is appended during preparation.
+ */
+static void repo_prepare(struct repo *r, unsigned worker, struct repo_put *p,
+			 struct repo_prep *pp, uint8_t *out)
+{
+	size_t z;
+
+	memset(pp, 0, sizeof(*pp));
+	if (repo_hash(p->buf, p->len, p->hash) < 0) {
+		pp->rc = -EIO;
+		return;
+	}
+	pp->known = repo_find(r, p->hash) != NULL;
+	if (pp->known)
+		return;
+	pp->codec = REPO_CODEC_NONE;
+	pp->stored = (uint32_t)p->len;
+	pp->data = p->buf;
+	if (!r->cctx[worker])
+		r->cctx[worker] = ZSTD_createCCtx();
+	if (!r->cctx[worker])
+		return; /* out of memory: store it as is */
+	z = ZSTD_compressCCtx(r->cctx[worker], out, r->zcap, p->buf, p->len,
+			      r->zstd_level);
+	if (!ZSTD_isError(z) && z < p->len) {
+		pp->codec = REPO_CODEC_ZSTD;
+		pp->stored = (uint32_t)z;
+		pp->data = out;
+	}
+}
+
+static void *repo_worker_run(void *arg)
+{
+	struct repo_worker *w = arg;
+	struct repo_batch *b = w->b;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->n)
+		repo_prepare(b->r, w->id, &b->puts[i], &b->r->prep[i],
+			     b->r->batch_buf + i * b->r->zcap);
+	return NULL;
+}
+
+/* Room for a batch of @n puts. */
+static int repo_batch_room(struct repo *r, size_t n, struct vr_err *err)
+{
+	void *buf, *prep;
+
+	if (n <= r->batch_cap)
+		return 0;
+	if (n > SIZE_MAX / r->zcap)
+		return vr_err_set(err, -ENOMEM, "%s: batch too large", r->path);
+	buf = realloc(r->batch_buf, n * r->zcap);
+	if (buf)
+		r->batch_buf = buf;
+	prep = reallocarray(r->prep, n, sizeof(*r->prep));
+	if (prep)
+		r->prep = prep;
+	if (!buf || !prep)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	r->batch_cap = n;
+	return 0;
+}
+
+int repo_put_start(struct repo *r, struct repo_put *puts, size_t n,
+		   struct vr_err *err)
+{
+	struct repo_batch *b = &r->inflight;
+	unsigned nw = r->nworkers, k;
+	size_t i;
+	int rc;
+
+	if (b->puts)
+		return vr_err_set(err, -EINVAL, "%s: a batch is in flight",
+				  r->path);
+	for (i = 0; i < n; i++) {
+		puts[i].added = false;
+		if (!(r->flags & REPO_OPEN_WRITE) ||
+		    puts[i].len > r->chunk_size)
+			return vr_err_set(err, -EINVAL,
+					  "%s: chunk put on a read-only open "
+					  "or of %zu bytes",
+					  r->path, puts[i].len);
+	}
+	rc = repo_batch_room(r, n, err);
+	if (rc < 0 || n == 0)
+		return rc;
+	b->r = r;
+	b->puts = puts;
+	b->n = n;
+	b->next = 0;
+	b->started = 0;
+	if (nw > n)
+		nw = (unsigned)n;
+	for (k = 0; k < nw; k++) {
+		r->workers[k].b = b;
+		r->workers[k].id = k;
+		if (pthread_create(&r->workers[k].thread, NULL, repo_worker_run,
+				   &r->workers[k]) != 0)
+			break;
+		b->started++;
+	}
+	return 0;
+}
+
+/* Wait for the workers of the batch in flight. */
+static void repo_batch_join(struct repo *r)
+{
+	unsigned k;
+
+	for (k = 0; k < r->inflight.started; k++)
+		pthread_join(r->workers[k].thread, NULL);
+}
+
+int repo_put_wait(struct repo *r, struct vr_err *err)
+{
+	struct repo_batch *b = &r->inflight;
+	size_t i;
+	int rc = 0;
+
+	if (!b->puts)
+		return 0;
+	repo_batch_join(r);
+	if (b->started == 0) /* no thread would start: do it here */
+		repo_worker_run(&(struct repo_worker){ .b = b, .id = 0 });
+	for (i = 0; rc == 0 && i < b->n; i++) {
+		if (r->prep[i].rc < 0) {
+			rc = vr_err_set(err, r->prep[i].rc,
+					"%s: SHA-256 failed", r->path);
+			break;
+		}
+		/* known, or a copy of one earlier in this batch */
+		if (r->prep[i].known || repo_find(r, b->puts[i].hash))
+			continue;
+		rc = repo_append(r, &b->puts[i], &r->prep[i], err);
+		b->puts[i].added = rc == 0;
+	}
+	b->puts = NULL;
+	return rc;
+}
+
+int repo_chunk_put_batch(struct repo *r, struct repo_put *puts, size_t n,
+			 struct vr_err *err)
+{
+	int rc = repo_put_start(r, puts, n, err);
+
+	return rc < 0 ? rc : repo_put_wait(r, err);
+}
+
+int repo_chunk_put(struct repo *r, const void *buf, size_t len,
+		   uint8_t hash[REPO_HASH_SIZE], bool *added,
+		   struct vr_err *err)
+{
+	struct repo_put p = { .buf = buf, .len = len };
+	int rc = repo_chunk_put_batch(r, &p, 1, err);
+
+	memcpy(hash, p.hash, REPO_HASH_SIZE);
+	if (added)
+		*added = p.added;
 	return rc;
 }
 
@@ -808,18 +998,6 @@ int repo_chunk_get(struct repo *r, const uint8_t hash[REPO_HASH_SIZE],
 		r->stats.chunks_read++;
 		r->stats.bytes_read += e->stored;
 	}
-	return rc;
-}
-
-int repo_chunk_put_batch(struct repo *r, struct repo_put *puts, size_t n,
-			 struct vr_err *err)
-{
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; rc == 0 && i < n; i++)
-		rc = repo_chunk_put(r, puts[i].buf, puts[i].len, puts[i].hash,
-				    &puts[i].added, err);
 	return rc;
 }
 

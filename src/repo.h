@@ -92,6 +92,17 @@ struct repo_put {
 int repo_chunk_put_batch(struct repo *r, struct repo_put *puts, size_t n,
 			 struct vr_err *err);
 
+/*
+ * repo_chunk_put_batch() in two halves, so the caller can read the next
+ * batch while this one is hashed and compressed: start returns at once;
+ * @puts and their buffers must stay untouched until wait, which stores
+ * the new chunks and fills in hash and added. One batch in flight at a
+ * time; a batch started must be waited for, even on the way out.
+ */
+int repo_put_start(struct repo *r, struct repo_put *puts, size_t n,
+		   struct vr_err *err);
+int repo_put_wait(struct repo *r, struct vr_err *err);
+
 /* Is the chunk @hash stored (and sealed or pending in the open pack)? */
 bool repo_chunk_has(const struct repo *r, const uint8_t hash[REPO_HASH_SIZE]);
 
