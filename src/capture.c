@@ -50,33 +50,25 @@ static int capture_disk_classify(void *ctx, uint64_t off, size_t len,
 {
 	const struct capture_disk *cd = ctx;
 	struct vhdx *v = disk_vhdx(cd->d);
-	bool data = false, zero = false, below = false;
-	uint64_t done = 0;
+	enum vhdx_source src = VHDX_SOURCE_ZERO;
+	uint64_t done = 0, run;
+	bool is_zero;
+	int rc;
 
-	while (done < len && !data) {
-		enum vhdx_source src;
-		uint64_t run;
-		bool is_zero;
-		int rc;
-
-		if (v) {
-			rc = vhdx_extent_source(v, cd->below, off + done,
-						len - done, &run, &src, err);
-		} else {
-			rc = disk_extent(cd->d, off + done, len - done, &run,
-					 &is_zero, err);
-			src = is_zero ? VHDX_SOURCE_ZERO : VHDX_SOURCE_DATA;
-		}
+	if (v) {
+		rc = vhdx_range_source(v, cd->below, off, len, &src, err);
 		if (rc < 0)
 			return rc;
-		data |= src == VHDX_SOURCE_DATA;
-		zero |= src == VHDX_SOURCE_ZERO;
-		below |= src == VHDX_SOURCE_BELOW;
+	}
+	while (!v && done < len && src == VHDX_SOURCE_ZERO) {
+		rc = disk_extent(cd->d, off + done, len - done, &run, &is_zero,
+				 err);
+		if (rc < 0)
+			return rc;
+		src = is_zero ? VHDX_SOURCE_ZERO : VHDX_SOURCE_DATA;
 		done += run;
 	}
-	/* zeros over part of a base chunk: only the bytes can tell */
-	*must_read = data || (zero && below);
-	*type = below ? MANIFEST_BASE_CHUNK : MANIFEST_ZERO;
+	capture_classify_source(src, type, must_read);
 	return 0;
 }
 
@@ -86,6 +78,13 @@ static int capture_disk_read(void *ctx, void *buf, size_t len, uint64_t off,
 	const struct capture_disk *cd = ctx;
 
 	return disk_read(cd->d, buf, len, off, err);
+}
+
+void capture_classify_source(enum vhdx_source src, enum manifest_chunk *type,
+			     bool *must_read)
+{
+	*must_read = src == VHDX_SOURCE_DATA;
+	*type = src == VHDX_SOURCE_BELOW ? MANIFEST_BASE_CHUNK : MANIFEST_ZERO;
 }
 
 void capture_source_disk(struct capture_disk *disk_src,

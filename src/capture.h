@@ -21,10 +21,10 @@
 #include <stdint.h>
 
 #include "manifest.h"
+#include "vhdx.h"
 
 struct disk;
 struct repo;
-struct vhdx;
 struct vr_err;
 struct capture;
 
@@ -41,6 +41,10 @@ struct capture_source {
 		    struct vr_err *err);
 	void *ctx;
 };
+
+/* What a chunk whose bytes come from @src is, as classify says it. */
+void capture_classify_source(enum vhdx_source src, enum manifest_chunk *type,
+			     bool *must_read);
 
 /* A disk as a source (@disk_src holds its state; it must outlive use). */
 struct capture_disk {

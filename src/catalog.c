@@ -96,7 +96,8 @@ static int catalog_point_cmp(const void *a, const void *b)
 
 	if (x->time != y->time)
 		return x->time < y->time ? -1 : 1;
-	return strcmp(x->id, y->id);
+	/* "DISK-...Z-2" before "DISK-...Z-10": numbers compare as numbers */
+	return strverscmp(x->id, y->id);
 }
 
 int catalog_list_points(const char *repo_path, const char *disk,

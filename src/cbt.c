@@ -308,6 +308,40 @@ bool cbt_next_extent(const struct cbt *c, uint64_t off, uint64_t *start,
 	return true;
 }
 
+int cbt_copy(const struct cbt *c, struct cbt **out, struct vr_err *err)
+{
+	struct cbt *n = calloc(1, sizeof(*n));
+	size_t bytes = (size_t)(c->nbits / 8 + 1);
+
+	if (n) {
+		*n = *c;
+		n->path = strdup(c->path);
+		n->bits = malloc(bytes);
+	}
+	if (!n || !n->path || !n->bits) {
+		cbt_free(n);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", c->path);
+	}
+	memcpy(n->bits, c->bits, bytes);
+	*out = n;
+	return 0;
+}
+
+void cbt_undo_reset(struct cbt *c, const struct cbt *before)
+{
+	uint64_t i;
+
+	if (before->nbits != c->nbits ||
+	    before->granularity != c->granularity) {
+		cbt_distrust(c, CBT_DAMAGED); /* cannot happen: be safe */
+		return;
+	}
+	for (i = 0; i < c->nbits / 8 + 1; i++)
+		c->bits[i] |= before->bits[i];
+	c->generation = before->generation;
+	c->trust = before->trust;
+}
+
 int cbt_reset(struct cbt *c, uint32_t granularity, struct vr_err *err)
 {
 	int rc;

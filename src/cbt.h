@@ -96,6 +96,17 @@ bool cbt_next_extent(const struct cbt *c, uint64_t off, uint64_t *start,
  */
 int cbt_reset(struct cbt *c, uint32_t granularity, struct vr_err *err);
 
+/* A copy of @c (taken before a reset, to undo it). Returns 0 or -ENOMEM. */
+int cbt_copy(const struct cbt *c, struct cbt **out, struct vr_err *err);
+
+/*
+ * Undo cbt_reset() after the cycle it served failed: the bits of @before
+ * (a copy taken just before the reset) are marked again, on top of those
+ * marked since, and generation and trust are @before's. Nothing marked in
+ * between is lost.
+ */
+void cbt_undo_reset(struct cbt *c, const struct cbt *before);
+
 /*
  * Persist the bitmap as belonging to the disk as @id says it is now, with
  * the clean flag @clean, through vr_file_replace() (temp + fsync +

@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "cbt.h"
 #include "disk.h"
+#include "freeze.h"
 #include "hook.h"
 #include "repo.h"
 #include "track.h"
@@ -36,8 +37,19 @@ struct cycle {
 	struct manifest *base;	  /* its manifest, or NULL */
 	struct manifest *last;	  /* the disk's last point, if usable */
 	struct manifest *m;	  /* the point being made */
-	struct cbt *cbt;	  /* VHDX only */
+	struct cbt *cbt;	  /* a VHDX not served: its bitmap */
 	uint32_t cs;
+
+	/* a disk being served: the process serving it froze it for us */
+	struct freeze_client *fc;
+	struct freeze_info fi; /* the disk and its parents (at the freeze) */
+	unsigned below_depth;  /* the base's file: parents up, 0: none */
+
+	/* per chunk: TRACK_MAP_CHANGED; served: where it comes from too */
+	uint8_t *map;
+	bool tracked;	       /* there is a change bitmap at all */
+	int trust;	       /* enum cbt_trust of it */
+	uint64_t generation;   /* its generation */
 	struct repo_stats st0; /* the repository's counters at the start */
 };
 
@@ -63,84 +75,85 @@ bool cycle_default_disk_name(const char *path, char name[MANIFEST_NAME_MAX])
 	return manifest_name_ok(name);
 }
 
-/* The changed bytes the bitmap reports, for progress. */
-static uint64_t cycle_changed_bytes(const struct cbt *cbt)
+/* A served disk as a capture source: the map classifies, reads go there. */
+static int cycle_served_classify(void *ctx, uint64_t off, size_t len,
+				 enum manifest_chunk *type, bool *must_read,
+				 struct vr_err *err)
 {
-	uint64_t off = 0, start, len, total = 0;
+	const struct cycle *c = ctx;
 
-	while (cbt_next_extent(cbt, off, &start, &len)) {
-		total += len;
-		off = start + len;
-	}
-	return total;
+	(void)len;
+	(void)err;
+	capture_classify_source(
+		(enum vhdx_source)(c->map[off / c->cs] & ~TRACK_MAP_CHANGED),
+		type, must_read);
+	return 0;
+}
+
+static int cycle_served_read(void *ctx, void *buf, size_t len, uint64_t off,
+			     struct vr_err *err)
+{
+	const struct cycle *c = ctx;
+
+	return freeze_read(c->fc, buf, len, off, err);
 }
 
 /*
- * Capture every chunk (a full scan), or those the change bitmap marks, the
- * rest as the last point had them.
+ * Capture every chunk (a full scan), or those the change bitmap marked,
+ * the rest as the last point had them.
  */
 static int cycle_capture(struct cycle *c, struct vr_err *err)
 {
 	struct capture_disk cd = { .d = c->d, .below = c->below };
-	struct capture_source src;
+	struct capture_source src = { .classify = cycle_served_classify,
+				      .read = cycle_served_read,
+				      .ctx = c };
+	bool all = c->res->full_scan;
+	uint64_t i, total = 0;
 	struct capture_stats st;
 	struct capture *cap;
-	uint64_t off = 0, start, len, next = 0, i;
 	int rc;
 
-	capture_source_disk(&cd, &src);
-	if (!c->res->full_scan) {
+	if (!c->fc)
+		capture_source_disk(&cd, &src);
+	if (!all) {
 		memcpy(c->m->types, c->last->types, (size_t)c->m->nchunks);
 		memcpy(c->m->hashes, c->last->hashes,
 		       (size_t)c->m->nchunks * REPO_HASH_SIZE);
 	}
-	rc = capture_new(
-		c->r, c->m, c->base, c->last, &src, c->o->progress, c->o->ctx,
-		c->res->full_scan ? c->m->size : cycle_changed_bytes(c->cbt),
-		&cap, err);
-	if (rc < 0)
-		return rc;
-	if (c->res->full_scan) {
-		for (i = 0; rc == 0 && i < c->m->nchunks; i++)
+	for (i = 0; i < c->m->nchunks; i++)
+		total += all || (c->map[i] & TRACK_MAP_CHANGED) ? c->cs : 0;
+	rc = capture_new(c->r, c->m, c->base, c->last, &src, c->o->progress,
+			 c->o->ctx, total, &cap, err);
+	for (i = 0; rc == 0 && i < c->m->nchunks; i++)
+		if (all || (c->map[i] & TRACK_MAP_CHANGED))
 			rc = capture_chunk(cap, i, err);
-	}
-	while (rc == 0 && !c->res->full_scan &&
-	       cbt_next_extent(c->cbt, off, &start, &len)) {
-		uint64_t end = (start + len + c->cs - 1) / c->cs;
-
-		/* granules finer than chunks share one: capture it once */
-		for (i = start / c->cs < next ? next : start / c->cs;
-		     rc == 0 && i < end && i < c->m->nchunks; i++)
-			rc = capture_chunk(cap, i, err);
-		next = i;
-		off = start + len;
-	}
 	if (rc == 0)
 		rc = capture_finish(cap, err);
-	capture_get_stats(cap, &st);
+	if (rc == 0) {
+		capture_get_stats(cap, &st);
+		c->res->chunks_read = st.chunks_read;
+		c->res->bytes_read = st.bytes_read;
+		c->res->chunks_changed = st.chunks_changed;
+	}
 	capture_free(cap);
-	c->res->chunks_read = st.chunks_read;
-	c->res->bytes_read = st.bytes_read;
-	c->res->chunks_changed = st.chunks_changed;
 	return rc;
 }
 
 /*
- * The base of the disk: the nearest parent in its VHDX chain that is a
- * registered base with this repository's chunk size and the disk's size.
+ * The base of the disk: the nearest parent (c->fi.parents) that is a
+ * registered base of this repository's chunk size and the disk's size.
  */
 static int cycle_find_base(struct cycle *c, struct vr_err *err)
 {
-	const struct vhdx *p;
 	char name[MANIFEST_NAME_MAX];
+	unsigned d;
 	int rc;
 
-	for (p = c->v ? vhdx_parent(c->v) : NULL; p; p = vhdx_parent(p)) {
-		struct vhdx_info info;
-
-		vhdx_get_info(p, &info);
-		rc = catalog_find_base(c->repo_path, info.virtual_disk_id,
-				       info.data_write_guid, name, err);
+	for (d = 0; d < c->fi.nparents; d++) {
+		rc = catalog_find_base(c->repo_path, c->fi.parents[d].disk_id,
+				       c->fi.parents[d].data_write_guid, name,
+				       err);
 		if (rc == -ENOENT)
 			continue;
 		if (rc < 0)
@@ -150,7 +163,7 @@ static int cycle_find_base(struct cycle *c, struct vr_err *err)
 			return rc;
 		if (c->base->size == c->m->size &&
 		    c->base->chunk_size == c->cs) {
-			c->below = p;
+			c->below_depth = d + 1;
 			snprintf(c->m->base, sizeof(c->m->base), "%s", name);
 			return 0;
 		}
@@ -194,61 +207,123 @@ static bool cycle_can_use_bitmap(struct cycle *c)
 			 "first cycle");
 		return false;
 	}
-	if (!c->cbt) {
+	if (!c->tracked) {
 		snprintf(res->scan_reason, sizeof(res->scan_reason),
 			 "resync: a %s image has no change tracking",
 			 disk_format_name(disk_get_format(c->d)));
 		return false;
 	}
-	if (cbt_trust(c->cbt) != CBT_TRUSTED) {
+	if (c->trust != CBT_TRUSTED) {
 		snprintf(res->scan_reason, sizeof(res->scan_reason),
 			 "resync: change bitmap not trusted (%s)",
-			 cbt_trust_reason(cbt_trust(c->cbt)));
+			 cbt_trust_reason((enum cbt_trust)c->trust));
 		return false;
 	}
-	if (cbt_generation(c->cbt) != c->last->cbt_generation) {
+	if (c->generation != c->last->cbt_generation) {
 		snprintf(res->scan_reason, sizeof(res->scan_reason),
 			 "resync: change bitmap generation %" PRIu64
 			 ", last point expects %" PRIu64,
-			 cbt_generation(c->cbt), c->last->cbt_generation);
+			 c->generation, c->last->cbt_generation);
 		return false;
 	}
 	return true;
 }
 
-/* Open the disk (locked if a VHDX) and everything the cycle builds on. */
-static int cycle_prepare(struct cycle *c, const char *disk_path,
-			 struct vr_err *err)
+/* The new point, its base and the last point, for a disk of @size. */
+static int cycle_prepare_point(struct cycle *c, uint64_t size,
+			       struct vr_err *err)
 {
+	int rc = manifest_new(MANIFEST_POINT, size, c->cs, &c->m, err);
+
+	if (rc < 0)
+		return rc;
+	snprintf(c->m->disk, sizeof(c->m->disk), "%s", c->res->disk);
+	c->m->time = (uint64_t)time(NULL);
+	c->map = calloc((size_t)c->m->nchunks, 1);
+	if (!c->map)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory",
+				  c->repo_path);
+	rc = cycle_find_base(c, err);
+	if (rc == 0)
+		rc = cycle_find_last(c, err);
+	snprintf(c->res->base, sizeof(c->res->base), "%s", c->m->base);
+	return rc;
+}
+
+/* A disk nobody writes (we hold its lock): open it and its bitmap. */
+static int cycle_prepare_local(struct cycle *c, const char *disk_path,
+			       struct vr_err *err)
+{
+	uint64_t off = 0, start, len, i, end;
+	const struct vhdx *p;
 	struct cbt_identity id;
+	unsigned d;
 	int rc;
 
 	rc = disk_open(disk_path, DISK_FORMAT_AUTO, NULL, &c->d, NULL, err);
 	if (rc < 0)
 		return rc;
 	c->v = disk_vhdx(c->d);
-	rc = manifest_new(MANIFEST_POINT, disk_size(c->d), c->cs, &c->m, err);
-	if (rc < 0)
-		return rc;
-	snprintf(c->m->disk, sizeof(c->m->disk), "%s", c->res->disk);
-	c->m->time = (uint64_t)time(NULL);
 	if (c->v) {
-		struct vhdx_info info;
-
-		vhdx_get_info(c->v, &info);
-		memcpy(c->m->disk_id, info.virtual_disk_id, 16);
-		memcpy(c->m->data_write_guid, info.data_write_guid, 16);
 		track_identity(c->v, &id);
+		memcpy(c->fi.disk.disk_id, id.disk_id, 16);
+		memcpy(c->fi.disk.data_write_guid, id.data_write_guid, 16);
+		for (p = vhdx_parent(c->v);
+		     p && c->fi.nparents < FREEZE_MAX_PARENTS;
+		     p = vhdx_parent(p), c->fi.nparents++) {
+			struct vhdx_info info;
+
+			vhdx_get_info(p, &info);
+			memcpy(c->fi.parents[c->fi.nparents].disk_id,
+			       info.virtual_disk_id, 16);
+			memcpy(c->fi.parents[c->fi.nparents].data_write_guid,
+			       info.data_write_guid, 16);
+		}
 		rc = cbt_load(disk_path, &id, c->cs, &c->cbt, err);
 		if (rc < 0)
 			return rc;
+		c->tracked = true;
+		c->trust = (int)cbt_trust(c->cbt);
+		c->generation = cbt_generation(c->cbt);
 	}
-	rc = cycle_find_base(c, err);
-	if (rc == 0)
-		rc = cycle_find_last(c, err);
+	rc = cycle_prepare_point(c, disk_size(c->d), err);
 	if (rc < 0)
 		return rc;
-	snprintf(c->res->base, sizeof(c->res->base), "%s", c->m->base);
+	for (d = 0, c->below = c->v; d < c->below_depth; d++)
+		c->below = vhdx_parent(c->below);
+	if (!c->below_depth)
+		c->below = NULL;
+	while (c->cbt && cbt_next_extent(c->cbt, off, &start, &len)) {
+		end = (start + len - 1) / c->cs;
+		for (i = start / c->cs; i <= end && i < c->m->nchunks; i++)
+			c->map[i] |= TRACK_MAP_CHANGED;
+		off = start + len;
+	}
+	return 0;
+}
+
+/*
+ * A disk being served: ask its process who it is, then freeze it; the
+ * point's instant is the freeze.
+ */
+static int cycle_prepare_served(struct cycle *c, struct vr_err *err)
+{
+	uint8_t *map = NULL;
+	int rc;
+
+	rc = freeze_describe(c->fc, &c->fi, err);
+	if (rc == 0)
+		rc = cycle_prepare_point(c, c->fi.disk.size, err);
+	if (rc == 0)
+		rc = freeze_begin(c->fc, c->cs, c->below_depth, &c->fi, &map,
+				  err);
+	if (rc < 0)
+		return rc;
+	memcpy(c->map, map, (size_t)c->m->nchunks);
+	free(map);
+	c->tracked = true;
+	c->trust = c->fi.disk.trust;
+	c->generation = c->fi.disk.generation;
 	return 0;
 }
 
@@ -256,9 +331,9 @@ static int cycle_prepare(struct cycle *c, const char *disk_path,
 static int cycle_commit(struct cycle *c, const char *disk_path,
 			struct vr_err *err)
 {
-	struct repo_stats st;
 	struct vr_err werr = { 0 };
 	struct cbt_identity id;
+	struct repo_stats st;
 	char *path;
 	int rc;
 
@@ -268,11 +343,14 @@ static int cycle_commit(struct cycle *c, const char *disk_path,
 	repo_get_stats(c->r, &st);
 	c->res->chunks_new = st.chunks_new - c->st0.chunks_new;
 	c->res->bytes_new = st.bytes_new - c->st0.bytes_new;
+	memcpy(c->m->disk_id, c->fi.disk.disk_id, 16);
+	memcpy(c->m->data_write_guid, c->fi.disk.data_write_guid, 16);
 	c->m->bytes_read = c->res->bytes_read;
 	c->m->bytes_new = c->res->bytes_new;
 	c->m->flags = (c->res->consistent ? MANIFEST_CONSISTENT : 0) |
 		      (c->res->full_scan ? MANIFEST_FULL_SCAN : 0);
-	c->m->cbt_generation = c->cbt ? cbt_generation(c->cbt) + 1 : 0;
+	/* the bitmap is reset right after: this is the one to build on */
+	c->m->cbt_generation = c->tracked ? c->generation + 1 : 0;
 	rc = catalog_prepare(c->repo_path, err);
 	if (rc == 0)
 		rc = catalog_new_point_id(c->repo_path, c->m->disk, c->m->time,
@@ -288,15 +366,17 @@ static int cycle_commit(struct cycle *c, const char *disk_path,
 	if (rc < 0)
 		return rc;
 	snprintf(c->res->id, sizeof(c->res->id), "%s", c->m->name);
-	if (!c->cbt)
-		return 0;
-	/* committed; a bitmap not saved now only costs the next cycle a resync
-	 */
-	track_identity(c->v, &id);
-	if (cbt_reset(c->cbt, 0, &werr) == 0 &&
-	    cbt_save(c->cbt, &id, true, &werr) == 0)
-		c->res->bitmap_saved = true;
-	else
+	/* committed; a bitmap not kept now costs the next cycle a resync */
+	if (c->fc) {
+		rc = freeze_end(c->fc, true, &werr);
+	} else if (c->cbt) {
+		track_identity(c->v, &id);
+		rc = cbt_reset(c->cbt, 0, &werr);
+		if (rc == 0)
+			rc = cbt_save(c->cbt, &id, true, &werr);
+	}
+	c->res->bitmap_saved = c->tracked && rc == 0;
+	if (rc < 0)
 		fprintf(stderr,
 			"vhdrecover: warning: %s: point %s committed, but the "
 			"change bitmap was not saved (%s): the next cycle "
@@ -332,6 +412,27 @@ static double cycle_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * Take the disk at one instant: lock it (nobody writes while we read), or,
+ * if a writer serves it, have that writer freeze it.
+ */
+static int cycle_take(struct cycle *c, const char *disk_path,
+		      enum disk_format fmt, int *lock_fd, struct vr_err *err)
+{
+	int rc = 0;
+
+	if (fmt == DISK_FORMAT_VHDX)
+		rc = track_lock(disk_path, lock_fd, err);
+	if (rc == -EBUSY) {
+		vr_err_clear(err);
+		rc = freeze_connect(disk_path, &c->fc, err);
+		if (rc == 0)
+			rc = cycle_prepare_served(c, err);
+		return rc;
+	}
+	return rc < 0 ? rc : cycle_prepare_local(c, disk_path, err);
+}
+
 int cycle_run(struct repo *r, const char *repo_path, const char *disk_path,
 	      const struct cycle_opts *o, struct cycle_result *res,
 	      struct vr_err *err)
@@ -364,13 +465,8 @@ int cycle_run(struct repo *r, const char *repo_path, const char *disk_path,
 		if (rc < 0)
 			return rc;
 	}
-	/* the instant of the point: no tracked writer from here on */
-	if (fmt == DISK_FORMAT_VHDX)
-		rc = track_lock(disk_path, &lock_fd, err);
-	if (rc == 0) {
-		repo_get_stats(r, &c.st0);
-		rc = cycle_prepare(&c, disk_path, err);
-	}
+	repo_get_stats(r, &c.st0);
+	rc = cycle_take(&c, disk_path, fmt, &lock_fd, err);
 	if (o->post_hook) {
 		struct vr_err herr = { 0 };
 
@@ -386,6 +482,8 @@ int cycle_run(struct repo *r, const char *repo_path, const char *disk_path,
 		rc = cycle_commit(&c, disk_path, err);
 out:
 	res->seconds = cycle_now() - t0;
+	freeze_close(c.fc); /* a freeze not ended is undone */
+	free(c.map);
 	cbt_free(c.cbt);
 	manifest_free(c.m);
 	manifest_free(c.last);

@@ -13,12 +13,18 @@
  * every write durable (multi-conn is safe). SIGTERM (nbdkit's clean
  * shutdown) unloads the plugin, which saves the bitmap clean; SIGKILL
  * leaves it marked not clean. SIGUSR1 asks for the bitmap to be saved at
- * the next request (what a replication cycle sends before it reads it).
+ * the next request.
+ *
+ * A replication cycle of the served disk talks to us over freeze.h's
+ * socket, from a thread of ours: it takes the disk at one instant while
+ * the client goes on writing (copy-on-write in track.c). vr_lock orders
+ * that thread against the requests nbdkit hands us.
  */
 #include <config.h>
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -27,6 +33,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "freeze.h"
 #include "track.h"
 #include "vhdx.h"
 #include "vr_err.h"
@@ -41,6 +48,8 @@ static bool vr_untracked;      /* tracking=false: only to measure its cost */
 static struct track *vr_track; /* read-write */
 static struct vhdx *vr_disk;   /* what is read: the track's, or read-only */
 static volatile sig_atomic_t vr_persist_wanted;
+static pthread_mutex_t vr_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct freeze_server *vr_freezer;
 
 static void vr_on_sigusr1(int sig)
 {
@@ -156,10 +165,24 @@ static int vr_get_ready(void)
 	return 0;
 }
 
+/* After nbdkit forked into the background: threads start only now. */
+static int vr_after_fork(void)
+{
+	struct vr_err err = { 0 };
+	int rc;
+
+	if (!vr_track || vr_untracked)
+		return 0;
+	rc = freeze_server_start(vr_file, vr_track, &vr_lock, &vr_freezer,
+				 &err);
+	return rc < 0 ? vr_fail(&err, rc) : 0;
+}
+
 static void vr_unload(void)
 {
 	struct vr_err err = { 0 };
 
+	freeze_server_stop(vr_freezer);
 	if (vr_track) {
 		if (track_finish(vr_track, &err) < 0)
 			nbdkit_error("%s", err.msg);
@@ -201,8 +224,8 @@ static int vr_can_fua(void *handle)
 	return NBDKIT_FUA_NATIVE;
 }
 
-static int vr_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
-		    uint32_t flags)
+static int vr_pread_locked(void *handle, void *buf, uint32_t count,
+			   uint64_t offset, uint32_t flags)
 {
 	struct vr_err err = { 0 };
 	int rc;
@@ -223,8 +246,8 @@ static int vr_fua(int rc, uint32_t flags, struct vr_err *err)
 	return rc;
 }
 
-static int vr_pwrite(void *handle, const void *buf, uint32_t count,
-		     uint64_t offset, uint32_t flags)
+static int vr_pwrite_locked(void *handle, const void *buf, uint32_t count,
+			    uint64_t offset, uint32_t flags)
 {
 	struct vr_err err = { 0 };
 	int rc;
@@ -237,8 +260,8 @@ static int vr_pwrite(void *handle, const void *buf, uint32_t count,
 	return rc < 0 ? vr_fail(&err, rc) : 0;
 }
 
-static int vr_zero(void *handle, uint32_t count, uint64_t offset,
-		   uint32_t flags)
+static int vr_zero_locked(void *handle, uint32_t count, uint64_t offset,
+			  uint32_t flags)
 {
 	struct vr_err err = { 0 };
 	unsigned how = (flags & NBDKIT_FLAG_MAY_TRIM) ? VHDX_ZERO_UNMAP : 0;
@@ -252,14 +275,7 @@ static int vr_zero(void *handle, uint32_t count, uint64_t offset,
 	return rc < 0 ? vr_fail(&err, rc) : 0;
 }
 
-/* Trimmed ranges read as zeros afterwards (vhdx_zero() with unmap). */
-static int vr_trim(void *handle, uint32_t count, uint64_t offset,
-		   uint32_t flags)
-{
-	return vr_zero(handle, count, offset, flags | NBDKIT_FLAG_MAY_TRIM);
-}
-
-static int vr_flush(void *handle, uint32_t flags)
+static int vr_flush_locked(void *handle, uint32_t flags)
 {
 	struct vr_err err = { 0 };
 	int rc;
@@ -275,8 +291,8 @@ static int vr_flush(void *handle, uint32_t flags)
 }
 
 /* Zero runs the disk knows without reading are holes to the client. */
-static int vr_extents(void *handle, uint32_t count, uint64_t offset,
-		      uint32_t flags, struct nbdkit_extents *extents)
+static int vr_extents_locked(void *handle, uint32_t count, uint64_t offset,
+			     uint32_t flags, struct nbdkit_extents *extents)
 {
 	struct vr_err err = { 0 };
 	uint64_t end = offset + count;
@@ -302,6 +318,71 @@ static int vr_extents(void *handle, uint32_t count, uint64_t offset,
 	return 0;
 }
 
+/*
+ * nbdkit's callbacks: each takes vr_lock, which the freeze thread takes
+ * too, around the work above.
+ */
+static int vr_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
+		    uint32_t flags)
+{
+	int rc;
+
+	pthread_mutex_lock(&vr_lock);
+	rc = vr_pread_locked(handle, buf, count, offset, flags);
+	pthread_mutex_unlock(&vr_lock);
+	return rc;
+}
+
+static int vr_pwrite(void *handle, const void *buf, uint32_t count,
+		     uint64_t offset, uint32_t flags)
+{
+	int rc;
+
+	pthread_mutex_lock(&vr_lock);
+	rc = vr_pwrite_locked(handle, buf, count, offset, flags);
+	pthread_mutex_unlock(&vr_lock);
+	return rc;
+}
+
+static int vr_zero(void *handle, uint32_t count, uint64_t offset,
+		   uint32_t flags)
+{
+	int rc;
+
+	pthread_mutex_lock(&vr_lock);
+	rc = vr_zero_locked(handle, count, offset, flags);
+	pthread_mutex_unlock(&vr_lock);
+	return rc;
+}
+
+/* Trimmed ranges read as zeros afterwards (vhdx_zero() with unmap). */
+static int vr_trim(void *handle, uint32_t count, uint64_t offset,
+		   uint32_t flags)
+{
+	return vr_zero(handle, count, offset, flags | NBDKIT_FLAG_MAY_TRIM);
+}
+
+static int vr_flush(void *handle, uint32_t flags)
+{
+	int rc;
+
+	pthread_mutex_lock(&vr_lock);
+	rc = vr_flush_locked(handle, flags);
+	pthread_mutex_unlock(&vr_lock);
+	return rc;
+}
+
+static int vr_extents(void *handle, uint32_t count, uint64_t offset,
+		      uint32_t flags, struct nbdkit_extents *extents)
+{
+	int rc;
+
+	pthread_mutex_lock(&vr_lock);
+	rc = vr_extents_locked(handle, count, offset, flags, extents);
+	pthread_mutex_unlock(&vr_lock);
+	return rc;
+}
+
 static struct nbdkit_plugin plugin = {
 	.name = "vhdrecover",
 	.longname = "vhdrecover VHDX export with change tracking",
@@ -324,6 +405,7 @@ static struct nbdkit_plugin plugin = {
 	.config = vr_config,
 	.config_complete = vr_config_complete,
 	.get_ready = vr_get_ready,
+	.after_fork = vr_after_fork,
 	.open = vr_open,
 	.get_size = vr_get_size,
 	.can_write = vr_can_write,

@@ -17,6 +17,7 @@
 #ifndef VR_TRACK_H
 #define VR_TRACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,6 +74,56 @@ int track_persist(struct track *t, struct vr_err *err);
  * track_close() of a writer that stops normally. Writes after it fail.
  */
 int track_finish(struct track *t, struct vr_err *err);
+
+/*
+ * A point in time of a disk being written (freeze.h serves it to a
+ * cycle): track_freeze() fixes the disk as it is, and from then on the
+ * first write to any chunk a cycle may read saves that chunk's old bytes
+ * aside (copy-on-write into an unlinked temp file next to the disk), so
+ * track_freeze_read() returns the disk of that instant while writes go on.
+ * The change bitmap starts afresh at the freeze; track_thaw() keeps that
+ * (the cycle committed) or undoes it (it did not: nothing is lost).
+ */
+
+/* A chunk in the freeze map: enum vhdx_source, plus this bit. */
+#define TRACK_MAP_CHANGED                                                      \
+	0x80u /* the bitmap marked it since the last cycle                     \
+	       */
+
+/* What the disk was at the freeze. */
+struct track_freeze_info {
+	uint8_t disk_id[16];
+	uint8_t data_write_guid[16];
+	uint64_t size;
+	uint64_t generation; /* of the bitmap up to the freeze */
+	int trust;	     /* enum cbt_trust of that bitmap */
+};
+
+/*
+ * Freeze the disk (flushed first) for a cycle of @chunk_size chunks that
+ * stores what lies above the parent @below_depth files up (0: none):
+ * *@map (a new array of one byte per chunk, the caller's) says where each
+ * chunk comes from and whether it changed. Returns 0, -EBUSY (frozen
+ * already), -EINVAL (untracked, or a bad chunk size or depth), -ENOMEM,
+ * -EIO, -ENOSPC.
+ */
+int track_freeze(struct track *t, uint32_t chunk_size, unsigned below_depth,
+		 uint8_t **map, struct track_freeze_info *info,
+		 struct vr_err *err);
+
+/* Read the frozen disk. Returns 0, -EINVAL (not frozen, out of range). */
+int track_freeze_read(struct track *t, void *buf, size_t len, uint64_t off,
+		      struct vr_err *err);
+
+/*
+ * End the freeze: if @committed, the bitmap as started at the freeze is
+ * saved; otherwise the freeze's reset is undone. Returns 0 or what saving
+ * the bitmap returns (the freeze ends either way).
+ */
+int track_thaw(struct track *t, bool committed, struct vr_err *err);
+
+/* Current identity and trust, as track_freeze() would report them. */
+void track_describe(struct track *t, struct track_freeze_info *info);
 
 /* Close the disk and drop the lock. Accepts NULL. */
 void track_close(struct track *t);

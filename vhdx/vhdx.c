@@ -755,6 +755,34 @@ int vhdx_extent_source(struct vhdx *v, const struct vhdx *below, uint64_t off,
 	return 0;
 }
 
+int vhdx_range_source(struct vhdx *v, const struct vhdx *below, uint64_t off,
+		      uint64_t len, enum vhdx_source *src, struct vr_err *err)
+{
+	bool zero = false, under = false;
+	uint64_t done = 0;
+
+	while (done < len) {
+		enum vhdx_source s;
+		uint64_t run;
+		int rc = vhdx_extent_source(v, below, off + done, len - done,
+					    &run, &s, err);
+
+		if (rc < 0)
+			return rc;
+		if (s == VHDX_SOURCE_DATA) {
+			*src = VHDX_SOURCE_DATA;
+			return 0;
+		}
+		zero |= s == VHDX_SOURCE_ZERO;
+		under |= s == VHDX_SOURCE_BELOW;
+		done += run;
+	}
+	*src = zero && under ? VHDX_SOURCE_DATA
+	       : under	     ? VHDX_SOURCE_BELOW
+			     : VHDX_SOURCE_ZERO;
+	return 0;
+}
+
 int vhdx_extent(struct vhdx *v, uint64_t off, uint64_t len, uint64_t *run,
 		bool *is_zero, struct vr_err *err)
 {

@@ -213,6 +213,15 @@ int vhdx_extent_source(struct vhdx *v, const struct vhdx *below, uint64_t off,
 		       struct vr_err *err);
 
 /*
+ * What reading all of @len bytes at @off needs, in one word:
+ * VHDX_SOURCE_ZERO (all zero), VHDX_SOURCE_BELOW (all @below's), or
+ * VHDX_SOURCE_DATA (a file above @below holds some of it, or zeros hide
+ * part of @below's: only the bytes tell). Returns as vhdx_extent().
+ */
+int vhdx_range_source(struct vhdx *v, const struct vhdx *below, uint64_t off,
+		      uint64_t len, enum vhdx_source *src, struct vr_err *err);
+
+/*
  * Structural check of @path: everything vhdx_open() verifies, without
  * stopping at the first problem where it can go on, plus the parent chain.
  * Every problem becomes a line in @rep. Returns 0 if the file opened at all
