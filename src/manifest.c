@@ -55,6 +55,15 @@ bool manifest_name_ok(const char *name)
 			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
+/* Is a disk of @size in chunks of @chunk_size made of @nchunks chunks? */
+static bool manifest_shape_ok(uint64_t size, uint32_t chunk_size,
+			      uint64_t nchunks)
+{
+	return size && chunk_size >= 4096 && !(chunk_size & (chunk_size - 1)) &&
+	       nchunks == size / chunk_size + (size % chunk_size != 0) &&
+	       nchunks <= MF_MAX_CHUNKS;
+}
+
 /* A zero manifest; without the per-chunk arrays if @header_only. */
 static int manifest_alloc(enum manifest_kind kind, uint64_t size,
 			  uint32_t chunk_size, bool header_only,
@@ -220,11 +229,22 @@ static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
 				  "%s: manifest version %" PRIu32
 				  " is newer than this vhdrecover",
 				  path, vr_get_le32(buf + MF_OFF_VERSION));
+	/*
+	 * Everything the header says must agree before anything is sized by
+	 * it: the chunk count follows from size and chunk size, and the
+	 * body's frame must declare the length the header does.
+	 */
+	if (!manifest_shape_ok(size, vr_get_le32(buf + MF_OFF_CHUNK_SIZE),
+			       nchunks) ||
+	    stored != len - MF_HEADER - 4 ||
+	    ZSTD_getFrameContentSize(buf + MF_HEADER, (size_t)stored) != raw)
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: manifest header damaged", path);
 	rc = manifest_alloc(
 		kind == MANIFEST_POINT ? MANIFEST_POINT : MANIFEST_BASE, size,
 		vr_get_le32(buf + MF_OFF_CHUNK_SIZE), header_only, &m, NULL);
 	if (rc < 0 || (kind != MANIFEST_BASE && kind != MANIFEST_POINT) ||
-	    m->nchunks != nchunks || stored != len - MF_HEADER - 4 ||
+	    m->nchunks != nchunks ||
 	    raw < nchunks || raw > nchunks * (1 + REPO_HASH_SIZE) ||
 	    buf[MF_OFF_NAME + 127] || buf[MF_OFF_BASE + 127] ||
 	    buf[MF_OFF_DISK + 127]) {

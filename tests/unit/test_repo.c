@@ -244,7 +244,13 @@ static void test_manifest_round_trip_and_damage(void)
 	CU_ASSERT_EQUAL(m->nchunks, 11);
 	snprintf(m->name, sizeof(m->name), "p1");
 	snprintf(m->base, sizeof(m->base), "golden");
+	snprintf(m->disk, sizeof(m->disk), "vm1");
 	m->time = 1764130000;
+	m->flags = MANIFEST_CONSISTENT;
+	m->cbt_generation = 7;
+	m->bytes_read = 123456;
+	m->bytes_new = 789;
+	m->expires = 1764140000;
 	for (i = 0; i < m->nchunks; i++) {
 		m->types[i] = (uint8_t)(i % 3);
 		if (m->types[i] == MANIFEST_HASH)
@@ -260,6 +266,12 @@ static void test_manifest_round_trip_and_damage(void)
 	CU_ASSERT_EQUAL(back->time, m->time);
 	CU_ASSERT_STRING_EQUAL(back->name, "p1");
 	CU_ASSERT_STRING_EQUAL(back->base, "golden");
+	CU_ASSERT_STRING_EQUAL(back->disk, "vm1");
+	CU_ASSERT_EQUAL(back->flags, MANIFEST_CONSISTENT);
+	CU_ASSERT_EQUAL(back->cbt_generation, 7);
+	CU_ASSERT_EQUAL(back->bytes_read, 123456);
+	CU_ASSERT_EQUAL(back->bytes_new, 789);
+	CU_ASSERT_EQUAL(back->expires, 1764140000);
 	CU_ASSERT(memcmp(back->types, m->types, (size_t)m->nchunks) == 0);
 	for (i = 0; i < m->nchunks; i++)
 		if (m->types[i] == MANIFEST_HASH)
