@@ -25,6 +25,7 @@ struct cli_cycle_args {
 	const char *repo_path, *disk_path;
 	struct cycle_opts opts;
 	bool json;
+	bool protect; /* one JSON object per line */
 	enum progress_mode mode;
 	uint64_t every; /* protect: seconds between cycle starts */
 };
@@ -148,6 +149,7 @@ static int cli_cycle_parse(int argc, char **argv, bool protect,
 		return cli_usage(verb, "expected --every INTERVAL");
 	a->repo_path = argv[optind];
 	a->disk_path = argv[optind + 1];
+	a->protect = protect;
 	return CLI_EXIT_OK;
 }
 
@@ -157,7 +159,8 @@ static void cli_cycle_report(const struct cli_cycle_args *a,
 			     const struct vr_err *err)
 {
 	if (a->json) {
-		struct json *j = json_new(stdout);
+		struct json *j =
+			a->protect ? json_new_line(stdout) : json_new(stdout);
 
 		json_object_begin(j, NULL);
 		if (rc < 0) {

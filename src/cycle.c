@@ -189,6 +189,16 @@ static int cycle_find_last(struct cycle *c, struct vr_err *err)
 	free(pts);
 	if (rc < 0)
 		return rc;
+	/* a name is one disk: never build on another disk's points */
+	if (memcmp(c->last->disk_id, c->fi.disk.disk_id, 16) != 0) {
+		char other[37];
+
+		vhdx_guid_format(c->last->disk_id, other);
+		return vr_err_set(err, -EEXIST,
+				  "%s: disk name '%s' belongs to another disk "
+				  "(VirtualDiskId %s); give this one --name",
+				  c->repo_path, c->m->disk, other);
+	}
 	if (c->last->size != c->m->size || c->last->chunk_size != c->cs ||
 	    strcmp(c->last->base, c->m->base) != 0) {
 		manifest_free(c->last); /* resized or rebased: start over */

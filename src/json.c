@@ -1,5 +1,6 @@
 /*
- * json.c - streaming JSON writer, two-space indented, one value per line.
+ * json.c - streaming JSON writer, two-space indented, one value per line
+ * (or a whole document on one line, for logs that hold one per line).
  */
 #include <config.h>
 #include "json.h"
@@ -11,6 +12,7 @@
 
 struct json {
 	FILE *f;
+	bool one_line;
 	unsigned depth;
 	bool has_items[JSON_MAX_DEPTH + 1];
 };
@@ -21,6 +23,15 @@ struct json *json_new(FILE *f)
 
 	if (j)
 		j->f = f;
+	return j;
+}
+
+struct json *json_new_line(FILE *f)
+{
+	struct json *j = json_new(f);
+
+	if (j)
+		j->one_line = true;
 	return j;
 }
 
@@ -66,7 +77,9 @@ static void json_prefix(struct json *j, const char *key)
 {
 	unsigned i;
 
-	if (j->depth > 0) {
+	if (j->depth > 0 && j->one_line) {
+		fputs(j->has_items[j->depth] ? ", " : "", j->f);
+	} else if (j->depth > 0) {
 		fputs(j->has_items[j->depth] ? ",\n" : "\n", j->f);
 		for (i = 0; i < j->depth; i++)
 			fputs("  ", j->f);
@@ -94,7 +107,7 @@ static void json_close(struct json *j, char c)
 
 	if (j->depth > 0)
 		j->depth--;
-	if (had) {
+	if (had && !j->one_line) {
 		fputc('\n', j->f);
 		for (i = 0; i < j->depth; i++)
 			fputs("  ", j->f);

@@ -15,6 +15,9 @@ struct json;
 /* Writer on @f (borrowed). Returns NULL only when out of memory. */
 struct json *json_new(FILE *f);
 
+/* The same, writing the whole document on one line (JSON Lines). */
+struct json *json_new_line(FILE *f);
+
 /* Finish the document with a newline. Accepts NULL. */
 void json_free(struct json *j);
 
