@@ -130,7 +130,8 @@ echo
 echo "== Cycles while the VM runs: the served disk is frozen for each point (copy-on-write)"
 serve_vm2
 run "qemu-io -f raw -c 'write -P 0x88 20M 1M' '$nbd'"
-run "vhdrecover replicate repo vm2.vhdx --pre 'echo quiesce: freeze the guest' --post 'echo quiesce: thaw'"
+run "vhdrecover policy check '$ROOT/examples/branch-office.yaml'"
+run "vhdrecover replicate repo vm2.vhdx --policy '$ROOT/examples/branch-office.yaml'"
 run "qemu-io -f raw -c 'write -P 0x99 30M 256k' '$nbd'"
 run 'vhdrecover replicate --json repo vm2.vhdx | jq -c "{id, full_scan, bytes_read, bytes_new}"'
 run "qemu-img convert -f raw -O raw '$nbd' vm2-live.raw"

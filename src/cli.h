@@ -38,6 +38,7 @@ int cli_replicate(int argc, char **argv);
 int cli_protect(int argc, char **argv);
 int cli_points(int argc, char **argv);
 int cli_restore(int argc, char **argv);
+int cli_policy(int argc, char **argv);
 
 /*
  * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cycle.h"
 #include "json.h"
+#include "policy.h"
 #include "progress.h"
 #include "repo.h"
 #include "vr_err.h"
@@ -23,6 +24,8 @@
 /* What both verbs take. */
 struct cli_cycle_args {
 	const char *repo_path, *disk_path;
+	const char *policy_path; /* quiesce hooks from a DR policy */
+	struct policy *policy;
 	struct cycle_opts opts;
 	bool json;
 	bool protect; /* one JSON object per line */
@@ -55,6 +58,8 @@ static void cli_replicate_usage(FILE *f, bool protect)
 		"  --name NAME   the disk's name in REPO (default: DISK's file "
 		"name without\n"
 		"                its extension)\n"
+		"  --policy P    the DR policy P: its quiesce hooks run around "
+		"the instant\n"
 		"  --pre CMD     quiesce command run before the point's instant "
 		"(its failure\n"
 		"                cancels the cycle); the point is then "
@@ -96,6 +101,7 @@ static int cli_cycle_parse(int argc, char **argv, bool protect,
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
+		{ "policy", required_argument, NULL, 'y' },
 		{ "pre", required_argument, NULL, 'p' },
 		{ "post", required_argument, NULL, 'q' },
 		{ "every", required_argument, NULL, 'e' },
@@ -112,6 +118,9 @@ static int cli_cycle_parse(int argc, char **argv, bool protect,
 		switch (c) {
 		case 'n':
 			a->opts.disk_name = optarg;
+			break;
+		case 'y':
+			a->policy_path = optarg;
 			break;
 		case 'p':
 			a->opts.pre_hook = optarg;
@@ -150,6 +159,24 @@ static int cli_cycle_parse(int argc, char **argv, bool protect,
 	a->repo_path = argv[optind];
 	a->disk_path = argv[optind + 1];
 	a->protect = protect;
+	return CLI_EXIT_OK;
+}
+
+/* Hooks a DR policy names, unless --pre/--post name others. */
+static int cli_cycle_policy(struct cli_cycle_args *a)
+{
+	struct vr_err err = { 0 };
+	int rc;
+
+	if (!a->policy_path)
+		return CLI_EXIT_OK;
+	rc = policy_load(a->policy_path, &a->policy, &err);
+	if (rc < 0)
+		return cli_fail(&err, rc, a->policy_path);
+	if (!a->opts.pre_hook)
+		a->opts.pre_hook = policy_quiesce_pre(a->policy);
+	if (!a->opts.post_hook)
+		a->opts.post_hook = policy_quiesce_post(a->policy);
 	return CLI_EXIT_OK;
 }
 
@@ -228,7 +255,11 @@ int cli_replicate(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? CLI_EXIT_OK : rc;
-	return cli_cycle_once(&a);
+	rc = cli_cycle_policy(&a);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_cycle_once(&a);
+	policy_free(a.policy);
+	return rc;
 }
 
 static volatile sig_atomic_t cli_protect_stop;
@@ -248,6 +279,9 @@ int cli_protect(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? CLI_EXIT_OK : rc;
+	rc = cli_cycle_policy(&a);
+	if (rc != CLI_EXIT_OK)
+		return rc;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -266,5 +300,6 @@ int cli_protect(int argc, char **argv)
 				       NULL) == EINTR)
 			;
 	}
+	policy_free(a.policy);
 	return failed ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }

@@ -37,6 +37,7 @@ static const struct {
 	{ "protect", cli_protect, "replication cycles on a schedule" },
 	{ "points", cli_points, "list the recovery points of a repository" },
 	{ "restore", cli_restore, "restore a recovery point as a disk" },
+	{ "policy", cli_policy, "check a DR policy (policy check)" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -22,12 +22,13 @@ set -euo pipefail
 # clang-format: tests/run.sh checks the style; xxd: examples/demo.sh;
 # python3: tests/tools/mkvhdx.py, the independent VHDX generator;
 # nbdkit + nbdkit-plugin-dev: the NBD export (serve); libnbd-bin: nbdsh,
-# nbdcopy and nbdinfo, its test clients; libzstd-dev: repository chunks.
+# nbdcopy and nbdinfo, its test clients; libzstd-dev: repository chunks;
+# libyaml-dev: DR policies; restic, borgbackup: peers of bench/incremental.sh.
 PACKAGES="build-essential autoconf automake libtool pkg-config clang
 	libclang-rt-14-dev libisal-dev libvhdi-dev libvhdi-utils libcunit1-dev
 	libssl-dev bats qemu-utils jq bzip2 xz-utils gzip coreutils util-linux
 	clang-format xxd python3 nbdkit nbdkit-plugin-dev libnbd-bin
-	libzstd-dev restic borgbackup"
+	libzstd-dev libyaml-dev restic borgbackup"
 
 die()
 {

@@ -94,3 +94,34 @@ teardown()
 	grep -q "vhdrecover: r: not a repository" err.log
 	grep -q "d.vhdx: point d-" out.log
 }
+
+@test "replicate --policy runs the policy's quiesce hooks; policy check names FILE:LINE:COL" {
+	run "$VHDRECOVER" policy check "$TOP_SRCDIR/examples/branch-office.yaml"
+	[ "$status" -eq 0 ]
+	[[ ${lines[1]} == "  1. sql on partition 2:"* ]]
+	[[ ${lines[2]} == "  2. web on partition 1:"* ]]
+	"$VHDRECOVER" create d.vhdx --size 8M
+	"$VHDRECOVER" repo init r
+	cat >p.yaml <<'EOF2'
+version: 1
+name: hooks
+quiesce: { pre: "echo pre $VR_DISK_NAME >>hooks.log", post: "echo post >>hooks.log" }
+EOF2
+	run "$VHDRECOVER" replicate --json --policy p.yaml r d.vhdx
+	[ "$status" -eq 0 ]
+	json_true "$output" '.consistent'
+	[ "$(cat hooks.log)" = $'pre d\npost' ]
+	# the command line wins over the policy
+	run "$VHDRECOVER" replicate --policy p.yaml --pre 'echo flag >>hooks.log' r d.vhdx
+	[ "$status" -eq 0 ]
+	[ "$(tail -2 hooks.log)" = $'flag\npost' ]
+	# a bad policy stops the cycle before anything happens
+	printf 'version: 1\nname: hooks\nquiesce: { pre: x, psot: y }\n' >bad.yaml
+	run --separate-stderr "$VHDRECOVER" replicate --policy bad.yaml r d.vhdx
+	assert_one_line_error "^vhdrecover: bad\\.yaml:3:20: quiesce: unknown key 'psot' \\(did you mean 'post'\\?\\)$"
+	run --separate-stderr "$VHDRECOVER" policy check bad.yaml
+	assert_one_line_error "^vhdrecover: bad\\.yaml:3:20: "
+	[ "$("$VHDRECOVER" points --json r | jq length)" -eq 2 ]
+	run --separate-stderr "$VHDRECOVER" policy frob x
+	assert_usage_error
+}
