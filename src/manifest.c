@@ -244,10 +244,9 @@ static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
 		kind == MANIFEST_POINT ? MANIFEST_POINT : MANIFEST_BASE, size,
 		vr_get_le32(buf + MF_OFF_CHUNK_SIZE), header_only, &m, NULL);
 	if (rc < 0 || (kind != MANIFEST_BASE && kind != MANIFEST_POINT) ||
-	    m->nchunks != nchunks ||
-	    raw < nchunks || raw > nchunks * (1 + REPO_HASH_SIZE) ||
-	    buf[MF_OFF_NAME + 127] || buf[MF_OFF_BASE + 127] ||
-	    buf[MF_OFF_DISK + 127]) {
+	    m->nchunks != nchunks || raw < nchunks ||
+	    raw > nchunks * (1 + REPO_HASH_SIZE) || buf[MF_OFF_NAME + 127] ||
+	    buf[MF_OFF_BASE + 127] || buf[MF_OFF_DISK + 127]) {
 		rc = vr_err_set(err, rc == -ENOMEM ? -ENOMEM : -VR_ECORRUPT,
 				"%s: manifest header damaged", path);
 		goto fail;
