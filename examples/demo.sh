@@ -90,14 +90,20 @@ echo
 echo "== A VM's disk over NBD: every write is tracked for the next cycle"
 run 'vhdrecover create vm2.vhdx --parent base.vhdx'
 run 'vhdrecover changes --reset vm2.vhdx'
-printf '\n%s$ %s%s\n' "$bold" "vhdrecover serve vm2.vhdx --socket $work/vm2.sock &" "$plain"
-vhdrecover serve vm2.vhdx --socket "$work/vm2.sock" &
-server=$!
-for _ in $(seq 100); do
-	nbdinfo --size "nbd+unix:///?socket=$work/vm2.sock" >/dev/null 2>&1 && break
-	sleep 0.1
-done
 nbd="nbd+unix:///?socket=$work/vm2.sock"
+# Export vm2.vhdx on $nbd in the background (pid in $server).
+serve_vm2()
+{
+	rm -f "$work/vm2.sock" # nbdkit leaves its socket behind
+	printf '\n%s$ %s%s\n' "$bold" "vhdrecover serve vm2.vhdx --socket $work/vm2.sock &" "$plain"
+	vhdrecover serve vm2.vhdx --socket "$work/vm2.sock" &
+	server=$!
+	for _ in $(seq 100); do
+		nbdinfo --size "$nbd" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+}
+serve_vm2
 run "qemu-io -f raw -c 'write -P 0x77 5M 128k' -c 'write -z 9M 64k' -c 'discard 40M 2M' '$nbd'"
 run "nbdinfo --map '$nbd'"
 run "kill -TERM $server; wait $server"
@@ -115,17 +121,6 @@ run 'vhdrecover repo check --read-data repo'
 echo
 echo "== Replication: vm2's recovery points store only what lies above the golden base"
 run 'vhdrecover replicate repo vm2.vhdx'
-serve_vm2()
-{
-	rm -f "$work/vm2.sock" # left by the first export
-	printf '\n%s$ %s%s\n' "$bold" "vhdrecover serve vm2.vhdx --socket $work/vm2.sock &" "$plain"
-	vhdrecover serve vm2.vhdx --socket "$work/vm2.sock" &
-	server=$!
-	for _ in $(seq 100); do
-		nbdinfo --size "$nbd" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-}
 echo
 echo "== Cycles while the VM runs: the served disk is frozen for each point (copy-on-write)"
 serve_vm2

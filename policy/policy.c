@@ -310,6 +310,19 @@ static int policy_check_keys(struct policy_load *l, const yaml_node_t *n,
 	return 0;
 }
 
+static int policy_expect(struct policy_load *l, const yaml_node_t *n,
+			 yaml_node_type_t type, const char *what);
+
+/* @n must be a mapping (@what in messages) of only the keys @keys. */
+static int policy_mapping(struct policy_load *l, const yaml_node_t *n,
+			  const char *what, const char *where,
+			  const char *const *keys)
+{
+	int rc = policy_expect(l, n, YAML_MAPPING_NODE, what);
+
+	return rc < 0 ? rc : policy_check_keys(l, n, where, keys);
+}
+
 /* The value of @key in mapping @n, or NULL. */
 static yaml_node_t *policy_value(struct policy_load *l, const yaml_node_t *n,
 				 const char *key)
@@ -456,9 +469,7 @@ static int policy_load_app(struct policy_load *l, const yaml_node_t *n,
 	char *text;
 	int rc;
 
-	rc = policy_expect(l, n, YAML_MAPPING_NODE, "applications entry");
-	if (rc == 0)
-		rc = policy_check_keys(l, n, "application", keys);
+	rc = policy_mapping(l, n, "applications entry", "application", keys);
 	if (rc < 0)
 		return rc;
 	v = policy_value(l, n, "name");
@@ -494,9 +505,7 @@ static int policy_load_app(struct policy_load *l, const yaml_node_t *n,
 	r = policy_value(l, n, "restore");
 	if (!r)
 		return 0;
-	rc = policy_expect(l, r, YAML_MAPPING_NODE, "restore");
-	if (rc == 0)
-		rc = policy_check_keys(l, r, "restore", restore_keys);
+	rc = policy_mapping(l, r, "restore", "restore", restore_keys);
 	if (rc == 0 && (v = policy_value(l, r, "order"))) {
 		rc = policy_get_uint(l, v, "order", 0, 1000000, &order);
 		app->order = (int)order;
@@ -665,9 +674,7 @@ static int policy_load_retention(struct policy_load *l, const yaml_node_t *n)
 	size_t i;
 	int rc;
 
-	rc = policy_expect(l, n, YAML_MAPPING_NODE, "retention");
-	if (rc == 0)
-		rc = policy_check_keys(l, n, "retention", keys);
+	rc = policy_mapping(l, n, "retention", "retention", keys);
 	for (i = 0; rc == 0 && i < 5; i++) {
 		v = policy_value(l, n, keys[i]);
 		if (!v)
@@ -686,9 +693,7 @@ static int policy_load_quiesce(struct policy_load *l, const yaml_node_t *n)
 	yaml_node_t *v;
 	int rc;
 
-	rc = policy_expect(l, n, YAML_MAPPING_NODE, "quiesce");
-	if (rc == 0)
-		rc = policy_check_keys(l, n, "quiesce", keys);
+	rc = policy_mapping(l, n, "quiesce", "quiesce", keys);
 	if (rc == 0 && (v = policy_value(l, n, "pre")))
 		rc = policy_get_text(l, v, "pre", &l->p->pre);
 	if (rc == 0 && (v = policy_value(l, n, "post")))
@@ -705,9 +710,7 @@ static int policy_load_root(struct policy_load *l, const yaml_node_t *root)
 	uint64_t version;
 	int rc;
 
-	rc = policy_expect(l, root, YAML_MAPPING_NODE, "policy");
-	if (rc == 0)
-		rc = policy_check_keys(l, root, "policy", keys);
+	rc = policy_mapping(l, root, "policy", "policy", keys);
 	if (rc < 0)
 		return rc;
 	v = policy_value(l, root, "version");
