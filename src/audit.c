@@ -257,7 +257,8 @@ static void audit_report_chunks(struct audit *a)
 {
 	size_t i = 0;
 
-	qsort(a->refs, a->nrefs, sizeof(*a->refs), audit_ref_cmp);
+	if (a->nrefs)
+		qsort(a->refs, a->nrefs, sizeof(*a->refs), audit_ref_cmp);
 	while (i < a->nrefs) {
 		const struct audit_ref *first = &a->refs[i];
 		char line[900], name[65];
