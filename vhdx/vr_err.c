@@ -1,5 +1,7 @@
 /*
- * vr_err.c - error context: the first message set wins.
+ * vr_err.c - error context: the first message set wins, and it stays one
+ * line: messages quote names from files (parent paths, policy keys, guest
+ * file names), so control characters in them are shown as '?'.
  */
 #include <config.h>
 #include "vr_err.h"
@@ -11,6 +13,7 @@
 int vr_err_set(struct vr_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
+	char *c;
 
 	if (!err || err->code != 0)
 		return code;
@@ -18,6 +21,9 @@ int vr_err_set(struct vr_err *err, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	for (c = err->msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	return code;
 }
 

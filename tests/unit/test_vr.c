@@ -57,6 +57,10 @@ static void test_vr_err_keeps_first_message(void)
 	CU_ASSERT_EQUAL(vr_err_set(NULL, -ENOMEM, "x"), -ENOMEM);
 	CU_ASSERT_STRING_EQUAL(vr_err_name(-VR_ECORRUPT), "EUCLEAN");
 	CU_ASSERT_STRING_EQUAL(vr_err_name(-VR_EBADCRC), "EBADMSG");
+	/* names quoted from files cannot break the one line */
+	vr_err_clear(&err);
+	vr_err_set(&err, -EINVAL, "key '%s'", "a\nb\r\x1b[2Jc\x7f");
+	CU_ASSERT_STRING_EQUAL(err.msg, "key 'a?b??[2Jc?'");
 }
 
 static char *test_vr_tempfile(const char *content)
