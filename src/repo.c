@@ -32,6 +32,8 @@
 #define REPO_CONFIG_MAGIC "vhdrecover-repo"
 /* Seal a pack once it holds this much. */
 #define REPO_PACK_TARGET (32u * 1024 * 1024)
+/* Bytes appended to a pack between starts of its writeback. */
+#define REPO_WRITEBACK (4u * 1024 * 1024)
 /* Threads hashing and compressing a batch, at most. */
 #define REPO_MAX_WORKERS 16
 
@@ -106,7 +108,8 @@ struct repo {
 	/* the open pack */
 	int pack_fd;
 	uint64_t pack_len;
-	size_t pending; /* first entry of the open pack */
+	uint64_t pack_kicked; /* writeback started up to here */
+	size_t pending;	      /* first entry of the open pack */
 
 	struct repo_stats stats;
 
@@ -616,6 +619,7 @@ static int repo_pack_begin(struct repo *r, struct vr_err *err)
 	}
 	free(path);
 	r->pack_len = 8;
+	r->pack_kicked = 0;
 	r->pending = r->n;
 	return 0;
 fail:
@@ -658,6 +662,14 @@ static int repo_append(struct repo *r, const struct repo_put *p,
 		return vr_err_set(err, (int)w, "%s: pack %s: %s", r->path,
 				  r->packs[r->npacks], strerror((int)-w));
 	r->pack_len += sizeof(rec) + e.stored;
+	/* start writeback as we go: the fsync that seals the pack then has
+	 * little left to wait for, and reading goes on meanwhile */
+	if (r->pack_len - r->pack_kicked >= REPO_WRITEBACK) {
+		sync_file_range(r->pack_fd, (off_t)r->pack_kicked,
+				(off_t)(r->pack_len - r->pack_kicked),
+				SYNC_FILE_RANGE_WRITE);
+		r->pack_kicked = r->pack_len;
+	}
 	r->stats.chunks_new++;
 	r->stats.bytes_new += e.stored;
 	rc = repo_entry_add(r, &e, err);
