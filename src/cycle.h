@@ -3,6 +3,10 @@
  * since its last recovery point into the repository and commit a new point
  * (DESIGN.md section 4; docs/ARCHITECTURE.md, "Replication cycles").
  *
+ * The point is the disk at one instant: a disk nobody writes is locked
+ * for the cycle; a served one is frozen by the serving process
+ * (freeze.h), and writes go on.
+ *
  * What is read: on the first cycle of a disk, or when its change bitmap
  * cannot be trusted, every chunk the disk holds above its base (a full
  * scan: chunks are hashed and only new ones stored, so a resync costs reads,
@@ -59,7 +63,9 @@ bool cycle_default_disk_name(const char *path, char name[MANIFEST_NAME_MAX]);
 
 /*
  * Run one cycle of the disk @disk_path into @r (opened for writing, at
- * @repo_path). The disk must not be open by a writer (-EBUSY).
+ * @repo_path). A disk no one writes is locked for the cycle; a disk being
+ * served is frozen by its server (freeze.h); a disk written by another
+ * tracked writer that serves no freezes gives -ENOENT.
  * Returns 0 with @res filled, or a negative errno with @err set; no point
  * is committed then.
  */
