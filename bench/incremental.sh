@@ -30,7 +30,7 @@
 # restored and compared with the changed image (exit 1 on a mismatch).
 #
 # restic uses its defaults (repository v2, compression auto); borg gets
-# -C zstd,3, vhdrecover's codec and level, and no encryption.
+# -C zstd,2, vhdrecover's codec and default level, and no encryption.
 #
 # usage: bench/incremental.sh   (VHDRECOVER=path/to/vhdrecover, RUNS=N,
 #        SIZE_MIB=N, BENCH_SETTLE=S to override)
@@ -182,7 +182,7 @@ step_cmd()
 	base-add) printf '%s\n' "$VHDRECOVER" base add --json --no-progress \
 		repo-base image.raw --name golden ;;
 	restic) printf '%s\n' restic -r repo-restic backup image.raw ;;
-	borg) printf '%s\n' borg create -C zstd,3 "repo-borg::$1" image.raw ;;
+	borg) printf '%s\n' borg create -C zstd,2 "repo-borg::$1" image.raw ;;
 	esac
 }
 

@@ -25,7 +25,7 @@ static void cli_repo_usage(FILE *f)
 		"init makes an empty repository in the new or empty directory "
 		"REPO: chunks\nof N bytes (a power of two, 4K..64M; default "
 		"64K, the change tracking\ngranularity), compressed with zstd "
-		"at level L (1..19, default 3).\n"
+		"at level L (1..19, default 2).\n"
 		"check verifies every pack index against its pack, and with "
 		"--read-data\nevery chunk's content against its SHA-256, then "
 		"reads every base and point\nand looks up every chunk it "
