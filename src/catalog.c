@@ -101,7 +101,7 @@ static int catalog_point_cmp(const void *a, const void *b)
 }
 
 int catalog_list_points(const char *repo_path, const char *disk,
-			struct catalog_point **out, size_t *n,
+			struct catalog_point **out, size_t *n, size_t *damaged,
 			struct vr_err *err)
 {
 	char(*ids)[MANIFEST_NAME_MAX];
@@ -111,6 +111,8 @@ int catalog_list_points(const char *repo_path, const char *disk,
 
 	*out = NULL;
 	*n = 0;
+	if (damaged)
+		*damaged = 0;
 	rc = catalog_list_names(repo_path, CATALOG_POINTS, &ids, &nids, err);
 	if (rc < 0)
 		return rc;
@@ -126,9 +128,8 @@ int catalog_list_points(const char *repo_path, const char *disk,
 
 		if (catalog_load(repo_path, "points", ids[i], CATALOG_POINT_EXT,
 				 true, &m, &lerr) < 0) {
-			fprintf(stderr,
-				"vhdrecover: warning: %s; point %s left out\n",
-				lerr.msg, ids[i]);
+			if (damaged)
+				(*damaged)++;
 			continue;
 		}
 		if (!disk || strcmp(m->disk, disk) == 0) {
@@ -249,7 +250,8 @@ int catalog_load_point(const char *repo_path, const char *spec,
 		memcpy(disk, spec, (size_t)(colon - spec));
 		disk[colon - spec] = '\0';
 	}
-	rc = catalog_list_points(repo_path, colon ? disk : NULL, &pts, &n, err);
+	rc = catalog_list_points(repo_path, colon ? disk : NULL, &pts, &n, NULL,
+				 err);
 	if (rc < 0)
 		return rc;
 	if (n == 0)

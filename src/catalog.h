@@ -43,12 +43,12 @@ int catalog_prepare(const char *repo_path, struct vr_err *err);
 /*
  * Every point of @repo_path (of @disk only, if not NULL), oldest first
  * (by time, then id), in a new array *@out of *@n the caller frees. A
- * manifest that cannot be read is left out with a warning on stderr
- * ("repo check" reports it), so one damaged point hides no other.
+ * manifest that cannot be read is left out, so one damaged point hides no
+ * other; *@damaged (may be NULL) counts them ("repo check" names them).
  * Returns 0, -ENOMEM, or -errno reading the directory.
  */
 int catalog_list_points(const char *repo_path, const char *disk,
-			struct catalog_point **out, size_t *n,
+			struct catalog_point **out, size_t *n, size_t *damaged,
 			struct vr_err *err);
 
 enum catalog_kind {

@@ -4,6 +4,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -84,6 +85,41 @@ static void cli_points_table(const struct catalog_point *pts, size_t n)
 	}
 }
 
+/* Name each point of REPO/points that the listing could not read. */
+static void cli_points_left_out(const char *repo_path,
+				const struct catalog_point *pts, size_t n)
+{
+	char(*ids)[MANIFEST_NAME_MAX];
+	struct vr_err err = { 0 };
+	size_t nids, i, j;
+
+	if (catalog_list_names(repo_path, CATALOG_POINTS, &ids, &nids, &err) <
+	    0)
+		return;
+	for (i = 0; i < nids; i++) {
+		struct manifest *m = NULL;
+		char *path;
+		int rc;
+
+		for (j = 0; j < n && strcmp(pts[j].id, ids[i]); j++)
+			;
+		if (j < n)
+			continue; /* listed */
+		path = catalog_point_path(repo_path, ids[i]);
+		rc = path ? manifest_load_header(path, &m, &err) : -ENOMEM;
+		manifest_free(m);
+		free(path);
+		vr_err_clear(&err);
+		if (rc < 0) /* not of another disk: unreadable */
+			fprintf(stderr,
+				"vhdrecover: warning: %s: point %s cannot be "
+				"read and is left out (repo check names the "
+				"damage)\n",
+				repo_path, ids[i]);
+	}
+	free(ids);
+}
+
 int cli_points(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -97,7 +133,7 @@ int cli_points(int argc, char **argv)
 	struct repo *r = NULL;
 	const char *disk = NULL;
 	bool json = false;
-	size_t n;
+	size_t n, damaged = 0;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -121,9 +157,12 @@ int cli_points(int argc, char **argv)
 	rc = repo_open(argv[optind], 0, &r, &err);
 	repo_close(r);
 	if (rc == 0)
-		rc = catalog_list_points(argv[optind], disk, &pts, &n, &err);
+		rc = catalog_list_points(argv[optind], disk, &pts, &n, &damaged,
+					 &err);
 	if (rc < 0)
 		return cli_fail(&err, rc, argv[optind]);
+	if (damaged)
+		cli_points_left_out(argv[optind], pts, n);
 	if (json)
 		cli_points_json(pts, n);
 	else

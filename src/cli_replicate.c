@@ -185,6 +185,10 @@ static void cli_cycle_report(const struct cli_cycle_args *a,
 			     const struct cycle_result *res, int rc,
 			     const struct vr_err *err)
 {
+	unsigned i;
+
+	for (i = 0; i < res->nwarnings; i++)
+		fprintf(stderr, "vhdrecover: warning: %s\n", res->warnings[i]);
 	if (a->json) {
 		struct json *j =
 			a->protect ? json_new_line(stdout) : json_new(stdout);
@@ -206,6 +210,10 @@ static void cli_cycle_report(const struct cli_cycle_args *a,
 			json_uint(j, "chunks_new", res->chunks_new);
 			json_uint(j, "bytes_new", res->bytes_new);
 			json_double(j, "seconds", res->seconds);
+			json_array_begin(j, "warnings");
+			for (i = 0; i < res->nwarnings; i++)
+				json_string(j, NULL, res->warnings[i]);
+			json_array_end(j);
 		}
 		json_object_end(j);
 		json_free(j);

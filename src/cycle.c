@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,22 @@ bool cycle_default_disk_name(const char *path, char name[MANIFEST_NAME_MAX])
 		}
 	}
 	return manifest_name_ok(name);
+}
+
+static void cycle_warn(struct cycle_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Note what went wrong without failing the cycle, for the caller to say. */
+static void cycle_warn(struct cycle_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (res->nwarnings == CYCLE_MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(res->warnings[res->nwarnings++], sizeof(res->warnings[0]),
+		  fmt, ap);
+	va_end(ap);
 }
 
 /* A served disk as a capture source: the map classifies, reads go there. */
@@ -179,7 +196,7 @@ static int cycle_find_last(struct cycle *c, struct vr_err *err)
 	size_t n;
 	int rc;
 
-	rc = catalog_list_points(c->repo_path, c->m->disk, &pts, &n, err);
+	rc = catalog_list_points(c->repo_path, c->m->disk, &pts, &n, NULL, err);
 	if (rc < 0 || n == 0) {
 		free(pts);
 		return rc;
@@ -386,11 +403,10 @@ static int cycle_commit(struct cycle *c, const char *disk_path,
 	}
 	c->res->bitmap_saved = c->tracked && rc == 0;
 	if (rc < 0)
-		fprintf(stderr,
-			"vhdrecover: warning: %s: point %s committed, but the "
-			"change bitmap was not saved (%s): the next cycle "
-			"resyncs\n",
-			disk_path, c->m->name, werr.msg);
+		cycle_warn(c->res,
+			   "%s: point %s committed, but the change bitmap was "
+			   "not saved (%s): the next cycle resyncs",
+			   disk_path, c->m->name, werr.msg);
 	return 0;
 }
 
@@ -480,7 +496,7 @@ int cycle_run(struct repo *r, const char *repo_path, const char *disk_path,
 		struct vr_err herr = { 0 };
 
 		if (cycle_hook(&c, "post", o->post_hook, disk_path, &herr) < 0)
-			fprintf(stderr, "vhdrecover: warning: %s\n", herr.msg);
+			cycle_warn(res, "%s", herr.msg);
 	}
 	if (rc < 0)
 		goto out;

@@ -31,6 +31,8 @@
 struct vr_err;
 struct repo;
 
+#define CYCLE_MAX_WARNINGS 2
+
 struct cycle_opts {
 	const char *disk_name; /* NULL: the file name without its extension */
 	const char *pre_hook;  /* quiesce commands; NULL: none */
@@ -52,6 +54,9 @@ struct cycle_result {
 	uint64_t chunks_changed;	  /* differ from the last point */
 	double seconds;
 	bool bitmap_saved; /* false: the next cycle resyncs (warned) */
+	/* what went wrong without failing the cycle: a post hook, the bitmap */
+	char warnings[CYCLE_MAX_WARNINGS][384];
+	unsigned nwarnings;
 };
 
 /*

@@ -457,6 +457,11 @@ reads_as()
 	[ "$status" -eq 0 ]
 	json_true "$output" 'length == 8'
 	[[ $stderr == *"$d2"* ]]
+	# with --disk, readable points of other disks are not called damaged
+	run --separate-stderr "$VHDRECOVER" points --json --disk a r
+	[ "$status" -eq 0 ]
+	json_true "$output" 'length == 2'
+	[[ $stderr == *"$d2"* && $stderr != *"$b1"* ]]
 }
 
 @test "a full repository fails the cycle with one line; every earlier point still restores and nothing is lost" {
