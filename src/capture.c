@@ -229,7 +229,7 @@ int capture_chunk(struct capture *c, uint64_t i, struct vr_err *err)
 {
 	uint32_t cs = c->m->chunk_size;
 	uint64_t off = i * cs;
-	size_t len = c->m->size - off < cs ? (size_t)(c->m->size - off) : cs;
+	size_t len = manifest_chunk_len(c->m, i);
 	struct capture_batch *b;
 	enum manifest_chunk type;
 	bool must_read;

@@ -55,13 +55,18 @@ bool manifest_name_ok(const char *name)
 			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-/* Is a disk of @size in chunks of @chunk_size made of @nchunks chunks? */
-static bool manifest_shape_ok(uint64_t size, uint32_t chunk_size,
-			      uint64_t nchunks)
+/*
+ * The number of @chunk_size chunks of a disk of @size bytes into *@n;
+ * -EINVAL if that shape is impossible, -EFBIG if it has too many chunks
+ * (*@n set).
+ */
+static int manifest_count(uint64_t size, uint32_t chunk_size, uint64_t *n)
 {
-	return size && chunk_size >= 4096 && !(chunk_size & (chunk_size - 1)) &&
-	       nchunks == size / chunk_size + (size % chunk_size != 0) &&
-	       nchunks <= MF_MAX_CHUNKS;
+	if (!size || chunk_size < 4096 || (chunk_size & (chunk_size - 1)))
+		return -EINVAL;
+	*n = size / chunk_size + (size % chunk_size != 0);
+	return *n <= MF_MAX_CHUNKS && *n <= SIZE_MAX / REPO_HASH_SIZE ? 0
+								      : -EFBIG;
 }
 
 /* A zero manifest; without the per-chunk arrays if @header_only. */
@@ -70,15 +75,15 @@ static int manifest_alloc(enum manifest_kind kind, uint64_t size,
 			  struct manifest **out, struct vr_err *err)
 {
 	struct manifest *m;
-	uint64_t n;
+	uint64_t n = 0;
+	int rc = manifest_count(size, chunk_size, &n);
 
-	if (chunk_size < 4096 || (chunk_size & (chunk_size - 1)) || !size)
+	if (rc == -EINVAL)
 		return vr_err_set(err, -EINVAL,
 				  "manifest: bad size %" PRIu64
 				  " or chunk size %" PRIu32,
 				  size, chunk_size);
-	n = size / chunk_size + (size % chunk_size != 0);
-	if (n > MF_MAX_CHUNKS || n > SIZE_MAX / REPO_HASH_SIZE)
+	if (rc < 0)
 		return vr_err_set(err, -EINVAL,
 				  "manifest: %" PRIu64 " chunks are too many",
 				  n);
@@ -220,7 +225,7 @@ static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
 	struct manifest *m = NULL;
 	uint8_t *body = NULL;
 	const uint8_t *h;
-	uint64_t i, nhash = 0;
+	uint64_t i, n, nhash = 0;
 	size_t got;
 	int rc;
 
@@ -234,9 +239,9 @@ static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
 	 * it: the chunk count follows from size and chunk size, and the
 	 * body's frame must declare the length the header does.
 	 */
-	if (!manifest_shape_ok(size, vr_get_le32(buf + MF_OFF_CHUNK_SIZE),
-			       nchunks) ||
-	    stored != len - MF_HEADER - 4 ||
+	if (manifest_count(size, vr_get_le32(buf + MF_OFF_CHUNK_SIZE), &n) <
+		    0 ||
+	    n != nchunks || stored != len - MF_HEADER - 4 ||
 	    ZSTD_getFrameContentSize(buf + MF_HEADER, (size_t)stored) != raw)
 		return vr_err_set(err, -VR_ECORRUPT,
 				  "%s: manifest header damaged", path);

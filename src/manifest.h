@@ -10,6 +10,7 @@
 #define VR_MANIFEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "repo.h"
@@ -57,6 +58,15 @@ struct manifest {
 	uint8_t *types;		 /* enum manifest_chunk, per chunk */
 	uint8_t (*hashes)[REPO_HASH_SIZE]; /* per chunk; for MANIFEST_HASH */
 };
+
+/* Bytes of chunk @i of @m's disk: the chunk size, or less for the last. */
+static inline size_t manifest_chunk_len(const struct manifest *m, uint64_t i)
+{
+	uint64_t off = i * m->chunk_size;
+
+	return m->size - off < m->chunk_size ? (size_t)(m->size - off)
+					     : m->chunk_size;
+}
 
 /*
  * Is @name usable as a base, disk or point name (and so as a file name):

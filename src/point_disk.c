@@ -37,20 +37,12 @@ static const uint8_t *point_disk_hash(const struct point_disk *pd, uint64_t i)
 	}
 }
 
-static size_t point_disk_chunk_len(const struct manifest *m, uint64_t i)
-{
-	uint64_t off = i * m->chunk_size;
-
-	return m->size - off < m->chunk_size ? (size_t)(m->size - off)
-					     : m->chunk_size;
-}
-
 /* Fetch chunk @i into pd->chunk. */
 static int point_disk_fetch(struct point_disk *pd, uint64_t i,
 			    struct vr_err *err)
 {
 	const uint8_t *h = point_disk_hash(pd, i);
-	size_t want = point_disk_chunk_len(pd->m, i), got = 0;
+	size_t want = manifest_chunk_len(pd->m, i), got = 0;
 	char name[65];
 	int rc;
 

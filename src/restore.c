@@ -30,14 +30,6 @@ struct restore_job {
 	uint8_t *buf; /* one chunk */
 };
 
-static size_t restore_chunk_len(const struct manifest *m, uint64_t i)
-{
-	uint64_t off = i * m->chunk_size;
-
-	return m->size - off < m->chunk_size ? (size_t)(m->size - off)
-					     : m->chunk_size;
-}
-
 /*
  * Does the local base @v read as the recorded base, chunk by chunk? Zero
  * runs the file reports are not read.
@@ -53,7 +45,7 @@ static int restore_verify_base(struct restore_job *job, struct vhdx *v,
 
 	for (i = 0; rc == 0 && i < b->nchunks; i++) {
 		uint64_t off = i * b->chunk_size, run;
-		size_t len = restore_chunk_len(b, i);
+		size_t len = manifest_chunk_len(b, i);
 		uint8_t h[REPO_HASH_SIZE];
 		bool is_zero, same;
 
@@ -98,7 +90,7 @@ static int restore_delta_chunk(struct restore_job *job, struct vhdx *child,
 {
 	const struct manifest *m = job->m, *b = job->base;
 	uint64_t off = i * m->chunk_size;
-	size_t len = restore_chunk_len(m, i), got = 0;
+	size_t len = manifest_chunk_len(m, i), got = 0;
 	int rc;
 
 	switch (m->types[i]) {
