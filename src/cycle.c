@@ -281,7 +281,6 @@ static int cycle_prepare_local(struct cycle *c, const char *disk_path,
 			       struct vr_err *err)
 {
 	uint64_t off = 0, start, len, i, end;
-	const struct vhdx *p;
 	struct cbt_identity id;
 	unsigned d;
 	int rc;
@@ -294,17 +293,7 @@ static int cycle_prepare_local(struct cycle *c, const char *disk_path,
 		track_identity(c->v, &id);
 		memcpy(c->fi.disk.disk_id, id.disk_id, 16);
 		memcpy(c->fi.disk.data_write_guid, id.data_write_guid, 16);
-		for (p = vhdx_parent(c->v);
-		     p && c->fi.nparents < FREEZE_MAX_PARENTS;
-		     p = vhdx_parent(p), c->fi.nparents++) {
-			struct vhdx_info info;
-
-			vhdx_get_info(p, &info);
-			memcpy(c->fi.parents[c->fi.nparents].disk_id,
-			       info.virtual_disk_id, 16);
-			memcpy(c->fi.parents[c->fi.nparents].data_write_guid,
-			       info.data_write_guid, 16);
-		}
+		freeze_info_parents(c->v, &c->fi);
 		rc = cbt_load(disk_path, &id, c->cs, &c->cbt, err);
 		if (rc < 0)
 			return rc;

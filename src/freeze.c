@@ -123,10 +123,9 @@ static size_t freeze_record_len(const struct freeze_info *info)
 	return FREEZE_RECORD_SIZE + 32 * (size_t)info->nparents;
 }
 
-/* The parents of the served disk (they never change while it is served). */
-static void freeze_parents(struct track *t, struct freeze_info *info)
+void freeze_info_parents(const struct vhdx *top, struct freeze_info *info)
 {
-	const struct vhdx *p = vhdx_parent(track_vhdx(t));
+	const struct vhdx *p = vhdx_parent(top);
 
 	for (info->nparents = 0; p && info->nparents < FREEZE_MAX_PARENTS;
 	     p = vhdx_parent(p), info->nparents++) {
@@ -184,7 +183,7 @@ static int freeze_serve_one(struct freeze_server *s, int fd, bool *frozen)
 	switch (vr_get_le32(req)) {
 	case FREEZE_DESCRIBE:
 		track_describe(s->t, &info.disk);
-		freeze_parents(s->t, &info);
+		freeze_info_parents(track_vhdx(s->t), &info);
 		pthread_mutex_unlock(s->lock);
 		freeze_put_record(rec, &info);
 		return freeze_reply(fd, 0, rec, freeze_record_len(&info), NULL,
@@ -196,7 +195,7 @@ static int freeze_serve_one(struct freeze_server *s, int fd, bool *frozen)
 			     : track_freeze(s->t, (uint32_t)a, (unsigned)b,
 					    &data, &info.disk, &err);
 		*frozen |= rc == 0;
-		freeze_parents(s->t, &info);
+		freeze_info_parents(track_vhdx(s->t), &info);
 		pthread_mutex_unlock(s->lock);
 		if (rc < 0)
 			return freeze_reply_error(fd, rc, &err);

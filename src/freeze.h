@@ -29,6 +29,7 @@
 #include "track.h"
 
 struct vr_err;
+struct vhdx;
 struct freeze_client;
 struct freeze_server;
 
@@ -43,6 +44,12 @@ struct freeze_info {
 		uint8_t data_write_guid[16];
 	} parents[FREEZE_MAX_PARENTS];
 };
+
+/*
+ * Fill @info's parents from the chain above @top, nearest first (they
+ * never change while a disk is served or locked).
+ */
+void freeze_info_parents(const struct vhdx *top, struct freeze_info *info);
 
 /*
  * Serve freezes of @t (the disk @disk_path, open for writing) on its
