@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "cbt.h"
 #include "vr_crc.h"
 #include "vr_endian.h"
@@ -45,19 +46,6 @@
 #define FUZZ_CBT_CRC 80
 
 static char fuzz_disk[256];
-
-static void fuzz_fail(const char *what, int line) __attribute__((noreturn));
-static void fuzz_fail(const char *what, int line)
-{
-	fprintf(stderr, "fuzz_cbt_load.c:%d: broken promise: %s\n", line, what);
-	abort();
-}
-
-#define FUZZ_CHECK(cond)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fuzz_fail(#cond, __LINE__);                            \
-	} while (0)
 
 static void fuzz_write_sidecar(const uint8_t *data, size_t size)
 {

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "manifest.h"
 #include "vr_crc.h"
 #include "vr_endian.h"
@@ -37,20 +38,6 @@
 #define FUZZ_MF_MAX_CHUNKS (1u << 22)
 
 static char fuzz_dir[256];
-
-static void fuzz_fail(const char *what, int line) __attribute__((noreturn));
-static void fuzz_fail(const char *what, int line)
-{
-	fprintf(stderr, "fuzz_manifest_load.c:%d: broken promise: %s\n", line,
-		what);
-	abort();
-}
-
-#define FUZZ_CHECK(cond)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fuzz_fail(#cond, __LINE__);                            \
-	} while (0)
 
 static void fuzz_put(const char *path, const uint8_t *data, size_t size)
 {

@@ -20,25 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "glob.h"
 #include "policy.h"
 #include "vr_err.h"
 
 static char fuzz_path[256];
-
-static void fuzz_fail(const char *what, int line) __attribute__((noreturn));
-static void fuzz_fail(const char *what, int line)
-{
-	fprintf(stderr, "fuzz_policy_load.c:%d: broken promise: %s\n", line,
-		what);
-	abort();
-}
-
-#define FUZZ_CHECK(cond)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fuzz_fail(#cond, __LINE__);                            \
-	} while (0)
 
 /* Is @name the name of an application placed before position @before? */
 static bool fuzz_placed_before(const struct policy *p, const char *name,

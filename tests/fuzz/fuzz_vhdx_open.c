@@ -70,6 +70,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "vhdx.h"
 #include "vr_crc.h"
 #include "vr_endian.h"
@@ -106,22 +107,6 @@
 #define FUZZ_SIG_LOG 0x65676f6cu    /* "loge" */
 
 static const char *fuzz_save_fixed; /* FUZZ_VHDX_SAVE_FIXED */
-
-static void fuzz_fail(const char *what, int line) __attribute__((noreturn));
-
-static void fuzz_fail(const char *what, int line)
-{
-	fprintf(stderr, "fuzz_vhdx_open.c:%d: broken promise: %s\n", line,
-		what);
-	abort();
-}
-
-/* Not an assert(): it must stay on whatever NDEBUG says. */
-#define FUZZ_CHECK(cond)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fuzz_fail(#cond, __LINE__);                            \
-	} while (0)
 
 struct fuzz_budget {
 	uint64_t bytes;
