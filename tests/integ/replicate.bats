@@ -115,6 +115,21 @@ point_ids()
 
 # ---- the tests ----
 
+# gold_and_child SIZE DATA [create options]: a repository r; base.vhdx of
+# SIZE whose first DATA bytes are random (the file golden), registered as
+# base gold; child.vhdx, a differencing disk over it.
+gold_and_child()
+{
+	local size=$1 data=$2
+	shift 2
+	"$VHDRECOVER" repo init r
+	"$VHDRECOVER" create base.vhdx --size "$size" "$@"
+	head -c "$data" /dev/urandom >golden
+	"$VHDRECOVER" write base.vhdx 0 golden
+	"$VHDRECOVER" base add r base.vhdx --name gold
+	"$VHDRECOVER" create child.vhdx --parent base.vhdx
+}
+
 # reads_as VHDX SUM: our reader and libvhdi's vhdimount both read VHDX
 # (with its chain) as the disk whose SHA-256 is SUM.
 reads_as()
@@ -210,12 +225,7 @@ reads_as()
 	local rawfetch
 	local -a ids sums deltas
 	echo "seed $seed"
-	"$VHDRECOVER" repo init r
-	"$VHDRECOVER" create base.vhdx --size 128M
-	head -c $((32 * M)) /dev/urandom >golden
-	"$VHDRECOVER" write base.vhdx 0 golden
-	"$VHDRECOVER" base add r base.vhdx --name gold
-	"$VHDRECOVER" create child.vhdx --parent base.vhdx
+	gold_and_child 128M $((32 * M))
 	"$VHDRECOVER" convert base.vhdx m.raw
 	: >all_touched
 	for cyc in 1 2 3 4; do
@@ -265,12 +275,7 @@ reads_as()
 @test "an incremental cycle reads exactly the chunks that scattered 4 KiB writes touched" {
 	local disk seed=$RANDOM n
 	echo "seed $seed"
-	"$VHDRECOVER" repo init r
-	"$VHDRECOVER" create base.vhdx --size 256M
-	head -c $((8 * M)) /dev/urandom >golden
-	"$VHDRECOVER" write base.vhdx 0 golden
-	"$VHDRECOVER" base add r base.vhdx --name gold
-	"$VHDRECOVER" create child.vhdx --parent base.vhdx
+	gold_and_child 256M $((8 * M))
 	"$VHDRECOVER" create alone.vhdx --size 256M --block-size 1M
 	for disk in child alone; do
 		seed=$((seed + 2))
@@ -510,12 +515,7 @@ reads_as()
 @test "crash safety: replicate killed at 100 random moments loses no committed point and damages nothing" {
 	local size=$((32 * M)) iter=0 kills=0 after=0 before=0 finished=0
 	local pid st sum new off ms
-	"$VHDRECOVER" repo init r
-	"$VHDRECOVER" create base.vhdx --size 32M --block-size 1M
-	head -c $((4 * M)) /dev/urandom >golden
-	"$VHDRECOVER" write base.vhdx 0 golden
-	"$VHDRECOVER" base add r base.vhdx --name gold
-	"$VHDRECOVER" create child.vhdx --parent base.vhdx
+	gold_and_child 32M $((4 * M)) --block-size 1M
 	# pool: 8 MiB rewritten at chunk-aligned places, so each cycle reads
 	# and hashes a lot but stores little; fresh: a few new chunks
 	head -c $((8 * M)) /dev/urandom >pool
