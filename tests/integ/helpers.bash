@@ -166,6 +166,22 @@ file_range()
 		bs=1M status=none
 }
 
+# flip_byte FILE OFFSET: invert every bit of the byte at OFFSET of FILE, so
+# the byte always changes (writing a fixed value would leave a byte that
+# already holds it as it was).
+flip_byte()
+{
+	python3 - "$1" "$2" <<'EOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2]))
+    b = f.read(1)
+    assert len(b) == 1, "offset past the end of the file"
+    f.seek(int(sys.argv[2]))
+    f.write(bytes([b[0] ^ 0xFF]))
+EOF
+}
+
 # json_true JSON EXPR [JQ_OPTIONS...]: EXPR (a jq filter) gives exactly
 # `true` on the one JSON document JSON. (jq 1.6's -e exits 0 on empty
 # input, so it cannot be used for this.)

@@ -390,8 +390,7 @@ reads_as()
 
 	# a2: a byte of its chunk's data flipped (the record's 48-byte header
 	# is at 8, after the pack magic)
-	printf '\xff' | dd of="r/packs/${pk[a2]}.pack" bs=1 seek=$((8 + 48 + 1000)) \
-		conv=notrunc status=none
+	flip_byte "r/packs/${pk[a2]}.pack" $((8 + 48 + 1000))
 	# b2: the index of its chunk's pack deleted
 	rm "r/packs/${pk[b2]}.idx"
 	# e1 and e2 share e1's chunk: its whole pack deleted

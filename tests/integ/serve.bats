@@ -176,7 +176,7 @@ granules_of()
 
 	# a damaged sidecar
 	"$VHDRECOVER" changes --reset c.vhdx
-	printf 'x' | dd of=c.vhdx.cbt bs=1 seek=30 conv=notrunc status=none
+	flip_byte c.vhdx.cbt 30
 	run "$VHDRECOVER" changes --json c.vhdx
 	[ "$status" -eq 3 ]
 	json_true "$output" '.trusted == false and (.reason | test("damaged"))'
