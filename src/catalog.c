@@ -142,6 +142,8 @@ int catalog_list_points(const char *repo_path, const char *disk,
 			p->bytes_read = m->bytes_read;
 			p->bytes_new = m->bytes_new;
 			p->expires = m->expires;
+			p->plain_new = m->plain_new;
+			p->repo_used = m->repo_used;
 			p->flags = m->flags;
 		}
 		manifest_free(m);

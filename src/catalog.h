@@ -24,6 +24,7 @@ struct catalog_point {
 	char disk[MANIFEST_NAME_MAX];
 	char base[MANIFEST_NAME_MAX];
 	uint64_t time, size, bytes_read, bytes_new, expires;
+	uint64_t plain_new, repo_used;
 	uint32_t flags;
 };
 

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "progress.h"
+#include "repo.h"
+#include "retention.h"
 #include "vhdx.h"
 
 struct vr_err;
@@ -39,6 +41,8 @@ int cli_protect(int argc, char **argv);
 int cli_points(int argc, char **argv);
 int cli_restore(int argc, char **argv);
 int cli_policy(int argc, char **argv);
+int cli_forget(int argc, char **argv);
+int cli_plan(int argc, char **argv);
 
 /*
  * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;
@@ -91,5 +95,71 @@ int cli_convert_run(const char *in, const char *parent, const char *out,
 int cli_parse_vhdx_type(const char *verb, const char *text,
 			enum vhdx_type *type);
 int cli_parse_block_size(const char *verb, const char *text, uint32_t *out);
+
+/*
+ * The retention options forget, replicate and protect share: put
+ * CLI_KEEP_OPTIONS in the getopt_long() table, "case CLI_KEEP_CASES:" in
+ * its switch (calling cli_parse_keep()), CLI_KEEP_HELP in the usage.
+ */
+enum {
+	CLI_OPT_KEEP_LAST = 0x1000,
+	CLI_OPT_KEEP_HOURLY,
+	CLI_OPT_KEEP_DAILY,
+	CLI_OPT_KEEP_WEEKLY,
+	CLI_OPT_KEEP_MONTHLY,
+	CLI_OPT_KEEP_WITHIN,
+};
+#define CLI_KEEP_CASES CLI_OPT_KEEP_LAST... CLI_OPT_KEEP_WITHIN
+/* clang-format off: one option a line reads better than its layout */
+#define CLI_KEEP_OPTIONS                                                     \
+	{ "keep-last", required_argument, NULL, CLI_OPT_KEEP_LAST },         \
+	{ "keep-hourly", required_argument, NULL, CLI_OPT_KEEP_HOURLY },     \
+	{ "keep-daily", required_argument, NULL, CLI_OPT_KEEP_DAILY },       \
+	{ "keep-weekly", required_argument, NULL, CLI_OPT_KEEP_WEEKLY },     \
+	{ "keep-monthly", required_argument, NULL, CLI_OPT_KEEP_MONTHLY },   \
+	{ "keep-within", required_argument, NULL, CLI_OPT_KEEP_WITHIN }
+/* clang-format on */
+#define CLI_KEEP_HELP                                                          \
+	"  --keep-last N       keep the N newest points of each disk\n"        \
+	"  --keep-hourly N     ... the newest of each of the last N hours "    \
+	"with points\n"                                                        \
+	"  --keep-daily N      ... of the last N days; --keep-weekly N, "      \
+	"--keep-monthly N\n"                                                   \
+	"  --keep-within D     every point less than D (30d, 12h) older than " \
+	"the disk's\n"                                                         \
+	"                      newest; points made under it expire D after "   \
+	"they were made\n"
+
+/*
+ * Parse the value of the retention option @c (CLI_OPT_KEEP_*) into @r:
+ * counts 1..1000000 (0 keeps nothing: refused), durations with a unit.
+ * Returns CLI_EXIT_OK or CLI_EXIT_USAGE after reporting the bad value.
+ */
+int cli_parse_keep(const char *verb, int c, const char *arg,
+		   struct retention_rules *r);
+
+struct policy;
+
+/* The retention rules of policy @p into @r (all zero: none). */
+void cli_retention_from_policy(const struct policy *p,
+			       struct retention_rules *r);
+
+/* What an alert says: run the administrator's alert command with it. */
+struct cli_alert {
+	const char *kind;    /* "deferred", "tight", "forecast", "rpo", ... */
+	const char *repo;    /* repository path */
+	const char *disk;    /* disk name, or NULL */
+	const char *message; /* the one line */
+	const struct repo_space *space;
+	uint64_t needed;	/* bytes the point needs, or 0 */
+	double days_until_full; /* < 0: not in sight */
+};
+
+/*
+ * Run @command (may be NULL: nothing to run) with the alert's facts in
+ * VR_ALERT, VR_REPO, VR_DISK_NAME, VR_MESSAGE, VR_USED, VR_QUOTA,
+ * VR_LEFT, VR_NEEDED, VR_DAYS_LEFT. A failing command is a warning.
+ */
+void cli_alert_run(const char *command, const struct cli_alert *a);
 
 #endif /* VR_CLI_H */

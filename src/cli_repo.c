@@ -1,9 +1,10 @@
 /*
- * cli_repo.c - "vhdrecover repo init|check": make a repository, and check
- * its chunk store (docs/repo-format.md).
+ * cli_repo.c - "vhdrecover repo init|check|quota|gc": make a repository,
+ * check it, set its quota, collect its garbage (docs/repo-format.md).
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "forget.h"
 #include "json.h"
 #include "repo.h"
 #include "vr_err.h"
@@ -20,8 +22,10 @@ static void cli_repo_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: vhdrecover repo init [--chunk-size N] [--zstd-level L] "
-		"REPO\n"
+		"[--quota SIZE] REPO\n"
 		"       vhdrecover repo check [--read-data] [--json] REPO\n"
+		"       vhdrecover repo quota REPO SIZE|none\n"
+		"       vhdrecover repo gc REPO\n"
 		"init makes an empty repository in the new or empty directory "
 		"REPO: chunks\nof N bytes (a power of two, 4K..64M; default "
 		"64K, the change tracking\ngranularity), compressed with zstd "
@@ -34,7 +38,63 @@ static void cli_repo_usage(FILE *f)
 		"each\npoint that cannot be restored whole is named. Exit 1 "
 		"if anything is lost.\nPacks left without an index by an "
 		"interrupted write are reported; they\nhold only unreferenced "
-		"chunks and lose nothing.\n");
+		"chunks and lose nothing.\n"
+		"quota sets the most the repository's files may take (10G, "
+		"2T; none: no\nquota): cycles that would not fit are deferred "
+		"with an alert (plan).\n"
+		"gc deletes the chunks no base or point names (forget does "
+		"this after\nforgetting) and what interrupted writes left.\n");
+}
+
+static int cli_repo_quota(const char *path, const char *size)
+{
+	struct vr_err err = { 0 };
+	struct repo *r = NULL;
+	uint64_t quota = 0;
+	int rc;
+
+	if (strcmp(size, "none") &&
+	    (cli_parse_size(size, &quota) < 0 || quota == 0))
+		return cli_usage("repo", "bad quota '%s': a size (10G) or none",
+				 size);
+	rc = repo_open(path, REPO_OPEN_WRITE, &r, &err);
+	if (rc == 0)
+		rc = repo_set_quota(r, quota, &err);
+	repo_close(r);
+	if (rc < 0)
+		return cli_fail(&err, rc, path);
+	if (quota)
+		printf("%s: quota %" PRIu64 " bytes\n", path, quota);
+	else
+		printf("%s: no quota\n", path);
+	return CLI_EXIT_OK;
+}
+
+static int cli_repo_gc(const char *path)
+{
+	char warning[FORGET_WARNING_MAX];
+	struct repo_gc_stats st;
+	struct vr_err err = { 0 };
+	struct repo *r = NULL;
+	bool collected = false;
+	int rc;
+
+	rc = repo_open(path, REPO_OPEN_WRITE, &r, &err);
+	if (rc == 0)
+		rc = forget_collect(r, path, &st, &collected, warning, &err);
+	repo_close(r);
+	if (rc < 0)
+		return cli_fail(&err, rc, path);
+	if (!collected) {
+		vr_err_set(&err, -EAGAIN, "%s", warning);
+		return cli_fail(&err, -EAGAIN, path);
+	}
+	printf("%s: %" PRIu64 " packs deleted, %" PRIu64 " rewritten, %" PRIu64
+	       " chunks dropped, %" PRIu64 " leftovers removed; %" PRIu64
+	       " bytes before, %" PRIu64 " after\n",
+	       path, st.packs_deleted, st.packs_rewritten, st.chunks_dropped,
+	       st.leftovers, st.bytes_before, st.bytes_after);
+	return CLI_EXIT_OK;
 }
 
 struct cli_repo_problems {
@@ -143,6 +203,7 @@ int cli_repo(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "chunk-size", required_argument, NULL, 'c' },
 		{ "zstd-level", required_argument, NULL, 'z' },
+		{ "quota", required_argument, NULL, 'q' },
 		{ "read-data", no_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -160,8 +221,9 @@ int cli_repo(int argc, char **argv)
 		cli_repo_usage(stdout);
 		return CLI_EXIT_OK;
 	}
-	if (argc < 2 || (strcmp(argv[1], "init") && strcmp(argv[1], "check")))
-		return cli_usage("repo", "expected init or check");
+	if (argc < 2 || (strcmp(argv[1], "init") && strcmp(argv[1], "check") &&
+			 strcmp(argv[1], "quota") && strcmp(argv[1], "gc")))
+		return cli_usage("repo", "expected init, check, quota or gc");
 	sub = argv[1];
 	argc--;
 	argv++;
@@ -183,6 +245,12 @@ int cli_repo(int argc, char **argv)
 			o.zstd_level = (int)n;
 			init_opt = true;
 			break;
+		case 'q':
+			if (cli_parse_size(optarg, &o.quota) < 0 || !o.quota)
+				return cli_usage("repo", "bad --quota '%s'",
+						 optarg);
+			init_opt = true;
+			break;
 		case 'r':
 			read_data = true;
 			break;
@@ -196,19 +264,24 @@ int cli_repo(int argc, char **argv)
 			return cli_usage_option("repo", c, argv);
 		}
 	}
+	if (strcmp(sub, "init") && init_opt)
+		return cli_usage("repo", "--chunk-size, --zstd-level and "
+					 "--quota go with init");
+	if (strcmp(sub, "check") && (read_data || json))
+		return cli_usage("repo",
+				 "--read-data and --json go with check");
+	if (!strcmp(sub, "quota")) {
+		if (optind + 2 != argc)
+			return cli_usage("repo", "expected REPO SIZE|none");
+		return cli_repo_quota(argv[optind], argv[optind + 1]);
+	}
 	if (optind + 1 != argc)
 		return cli_usage("repo", "expected REPO");
 	path = argv[optind];
-	if (!strcmp(sub, "check")) {
-		if (init_opt)
-			return cli_usage("repo",
-					 "--chunk-size and --zstd-level "
-					 "go with init");
+	if (!strcmp(sub, "check"))
 		return cli_repo_check(path, read_data, json);
-	}
-	if (read_data || json)
-		return cli_usage("repo",
-				 "--read-data and --json go with check");
+	if (!strcmp(sub, "gc"))
+		return cli_repo_gc(path);
 	rc = repo_init(path, &o, &err);
 	if (rc < 0)
 		return cli_fail(&err, rc, path);

@@ -18,8 +18,11 @@
 #include "catalog.h"
 #include "cbt.h"
 #include "disk.h"
+#include "forget.h"
 #include "freeze.h"
 #include "hook.h"
+#include "plan.h"
+#include "progress.h"
 #include "repo.h"
 #include "track.h"
 #include "vhdx.h"
@@ -114,35 +117,116 @@ static int cycle_served_read(void *ctx, void *buf, size_t len, uint64_t off,
 	return freeze_read(c->fc, buf, len, off, err);
 }
 
+/* Where the chunks come from: the frozen server, or the disk itself. */
+static void cycle_source(struct cycle *c, struct capture_disk *cd,
+			 struct capture_source *src)
+{
+	*cd = (struct capture_disk){ .d = c->d, .below = c->below };
+	*src = (struct capture_source){ .classify = cycle_served_classify,
+					.read = cycle_served_read,
+					.ctx = c };
+	if (!c->fc)
+		capture_source_disk(cd, src);
+}
+
+/* Does the cycle capture chunk @i: all of them, or those marked? */
+static bool cycle_wants(const struct cycle *c, uint64_t i)
+{
+	return c->res->full_scan || (c->map[i] & TRACK_MAP_CHANGED);
+}
+
+/*
+ * Ask the planner whether the point fits, before reading anything. If
+ * not, forget what retention lets go (expired points only) and ask again;
+ * if it still does not fit, defer: -ENOSPC, nothing changed.
+ */
+static int cycle_plan(struct cycle *c, struct vr_err *err)
+{
+	struct cycle_result *res = c->res;
+	struct capture_source src;
+	struct capture_disk cd;
+	enum manifest_chunk type;
+	uint64_t i, to_read = 0;
+	bool must_read;
+	char need[32], left[32];
+	int rc = 0;
+
+	cycle_source(c, &cd, &src);
+	for (i = 0; rc == 0 && i < c->m->nchunks; i++) {
+		if (!cycle_wants(c, i))
+			continue;
+		must_read = false;
+		rc = src.classify(src.ctx, i * c->cs,
+				  manifest_chunk_len(c->m, i), &type,
+				  &must_read, err);
+		to_read += must_read ? manifest_chunk_len(c->m, i) : 0;
+	}
+	if (rc == 0)
+		rc = plan_cycle_fit(c->r, c->repo_path, res->disk, to_read,
+				    c->m->nchunks, &res->fit, err);
+	if (rc == 0 && res->fit.verdict == PLAN_NO_ROOM && c->o->retention) {
+		struct forget_opts fo = { .rules = c->o->retention,
+					  .now = c->m->time,
+					  .keep_unexpired = true };
+		struct forget_result fr;
+
+		rc = forget_run(c->r, c->repo_path, &fo, &fr, err);
+		res->collected_bytes =
+			fr.gc.bytes_before > fr.gc.bytes_after
+				? fr.gc.bytes_before - fr.gc.bytes_after
+				: 0;
+		res->forgotten = fr.forgotten;
+		if (rc == 0)
+			rc = plan_cycle_fit(c->r, c->repo_path, res->disk,
+					    to_read, c->m->nchunks, &res->fit,
+					    err);
+	}
+	if (rc < 0)
+		return rc;
+	progress_format_bytes((double)res->fit.expected, need, sizeof(need));
+	progress_format_bytes((double)res->fit.space.left, left, sizeof(left));
+	if (res->fit.verdict == PLAN_NO_ROOM) {
+		res->deferred = true;
+		return vr_err_set(err, -ENOSPC,
+				  "%s: no room for a point of %s: about %s "
+				  "needed, %s left; cycle deferred, every "
+				  "point kept",
+				  c->repo_path, res->disk, need, left);
+	}
+	if (res->fit.verdict == PLAN_TIGHT)
+		cycle_warn(res,
+			   "%s: space is short: the point of %s needs about "
+			   "%s of the %s left, more if it compresses worse",
+			   c->repo_path, res->disk, need, left);
+	return 0;
+}
+
 /*
  * Capture every chunk (a full scan), or those the change bitmap marked,
  * the rest as the last point had them.
  */
 static int cycle_capture(struct cycle *c, struct vr_err *err)
 {
-	struct capture_disk cd = { .d = c->d, .below = c->below };
-	struct capture_source src = { .classify = cycle_served_classify,
-				      .read = cycle_served_read,
-				      .ctx = c };
+	struct capture_disk cd;
+	struct capture_source src;
 	bool all = c->res->full_scan;
 	uint64_t i, total = 0;
 	struct capture_stats st;
 	struct capture *cap;
 	int rc;
 
-	if (!c->fc)
-		capture_source_disk(&cd, &src);
+	cycle_source(c, &cd, &src);
 	if (!all) {
 		memcpy(c->m->types, c->last->types, (size_t)c->m->nchunks);
 		memcpy(c->m->hashes, c->last->hashes,
 		       (size_t)c->m->nchunks * REPO_HASH_SIZE);
 	}
 	for (i = 0; i < c->m->nchunks; i++)
-		total += all || (c->map[i] & TRACK_MAP_CHANGED) ? c->cs : 0;
+		total += cycle_wants(c, i) ? c->cs : 0;
 	rc = capture_new(c->r, c->m, c->base, c->last, &src, c->o->progress,
 			 c->o->ctx, total, &cap, err);
 	for (i = 0; rc == 0 && i < c->m->nchunks; i++)
-		if (all || (c->map[i] & TRACK_MAP_CHANGED))
+		if (cycle_wants(c, i))
 			rc = capture_chunk(cap, i, err);
 	if (rc == 0)
 		rc = capture_finish(cap, err);
@@ -348,16 +432,25 @@ static int cycle_commit(struct cycle *c, const char *disk_path,
 {
 	struct vr_err werr = { 0 };
 	struct cbt_identity id;
+	struct repo_space space;
 	struct repo_stats st;
 	char *path;
 	int rc;
 
 	rc = repo_flush(c->r, err);
+	if (rc == 0)
+		rc = repo_space_get(c->r, &space, err);
 	if (rc < 0)
 		return rc;
 	repo_get_stats(c->r, &st);
 	c->res->chunks_new = st.chunks_new - c->st0.chunks_new;
 	c->res->bytes_new = st.bytes_new - c->st0.bytes_new;
+	c->m->plain_new = st.plain_new - c->st0.plain_new;
+	c->m->repo_used = space.used;
+	c->m->expires = c->o->retention
+				? retention_expiry(c->o->retention, c->m->time)
+				: 0;
+	c->res->expires = c->m->expires;
 	memcpy(c->m->disk_id, c->fi.disk.disk_id, 16);
 	memcpy(c->m->data_write_guid, c->fi.disk.data_write_guid, 16);
 	c->m->bytes_read = c->res->bytes_read;
@@ -491,7 +584,9 @@ int cycle_run(struct repo *r, const char *repo_path, const char *disk_path,
 		goto out;
 	res->consistent = o->pre_hook != NULL;
 	res->full_scan = !cycle_can_use_bitmap(&c);
-	rc = cycle_capture(&c, err);
+	rc = cycle_plan(&c, err);
+	if (rc == 0)
+		rc = cycle_capture(&c, err);
 	if (rc == 0)
 		rc = cycle_commit(&c, disk_path, err);
 out:

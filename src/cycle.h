@@ -14,6 +14,11 @@
  * parent chain holds a registered base (same VirtualDiskId and
  * DataWriteGuid) stores "the base's chunk" for everything the base serves.
  *
+ * Before anything is read, the planner (plan.h) estimates what the point
+ * adds; a point that does not fit, even after forgetting expired points
+ * the retention rules drop, is deferred: -ENOSPC, res->deferred, no point
+ * deleted to make room.
+ *
  * Order, so that a crash anywhere loses nothing: chunks stored and sealed,
  * then the point's manifest saved (the commit), then the bitmap reset and
  * saved. A crash before the commit leaves the bitmap as it was (the next
@@ -27,16 +32,23 @@
 #include <stdint.h>
 
 #include "manifest.h"
+#include "plan.h"
+#include "retention.h"
 
 struct vr_err;
 struct repo;
 
-#define CYCLE_MAX_WARNINGS 2
+#define CYCLE_MAX_WARNINGS 4
 
 struct cycle_opts {
 	const char *disk_name; /* NULL: the file name without its extension */
 	const char *pre_hook;  /* quiesce commands; NULL: none */
 	const char *post_hook;
+	/*
+	 * Retention (NULL: none): gives the point its expiry, and lets the
+	 * planner forget expired points the rules drop to make room.
+	 */
+	const struct retention_rules *retention;
 	/* progress of the chunks to read: @done of @total bytes */
 	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 	void *ctx;
@@ -54,6 +66,12 @@ struct cycle_result {
 	uint64_t chunks_changed;	  /* differ from the last point */
 	double seconds;
 	bool bitmap_saved; /* false: the next cycle resyncs (warned) */
+	uint64_t expires;  /* the point's expiry; 0: none */
+	/* the planner, before anything was read */
+	struct plan_fit fit;
+	bool deferred;		  /* no room: -ENOSPC, nothing committed */
+	size_t forgotten;	  /* expired points forgotten to make room */
+	uint64_t collected_bytes; /* what that freed */
 	/* what went wrong without failing the cycle: a post hook, the bitmap */
 	char warnings[CYCLE_MAX_WARNINGS][384];
 	unsigned nwarnings;

@@ -38,6 +38,8 @@ static const struct {
 	{ "points", cli_points, "list the recovery points of a repository" },
 	{ "restore", cli_restore, "restore a recovery point as a disk" },
 	{ "policy", cli_policy, "check a DR policy (policy check)" },
+	{ "forget", cli_forget, "apply retention: forget points, free space" },
+	{ "plan", cli_plan, "storage planner: space, growth, days left" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -40,9 +40,11 @@
 #define MF_OFF_BYTES_READ (MF_OFF_CBT_GEN + 8)
 #define MF_OFF_BYTES_NEW (MF_OFF_BYTES_READ + 8)
 #define MF_OFF_EXPIRES (MF_OFF_BYTES_NEW + 8)
+#define MF_OFF_REPO_USED (MF_OFF_EXPIRES + 8)
+#define MF_OFF_PLAIN_NEW (MF_OFF_REPO_USED + 8)
 /* then reserved zeros up to the header's end */
 #define MF_HEADER 576
-_Static_assert(MF_OFF_EXPIRES + 8 <= MF_HEADER, "manifest header layout");
+_Static_assert(MF_OFF_PLAIN_NEW + 8 <= MF_HEADER, "manifest header layout");
 /* 64 TiB in 4 KiB chunks */
 #define MF_MAX_CHUNKS (1ull << 34)
 
@@ -199,6 +201,8 @@ int manifest_save(const struct manifest *m, const char *path,
 	vr_put_le64(buf + MF_OFF_BYTES_READ, m->bytes_read);
 	vr_put_le64(buf + MF_OFF_BYTES_NEW, m->bytes_new);
 	vr_put_le64(buf + MF_OFF_EXPIRES, m->expires);
+	vr_put_le64(buf + MF_OFF_REPO_USED, m->repo_used);
+	vr_put_le64(buf + MF_OFF_PLAIN_NEW, m->plain_new);
 	len = MF_HEADER + z;
 	vr_put_le32(buf + len, vr_crc32c(0, buf, len));
 	j.buf = buf;
@@ -267,6 +271,8 @@ static int manifest_decode(const char *path, const uint8_t *buf, size_t len,
 	m->bytes_read = vr_get_le64(buf + MF_OFF_BYTES_READ);
 	m->bytes_new = vr_get_le64(buf + MF_OFF_BYTES_NEW);
 	m->expires = vr_get_le64(buf + MF_OFF_EXPIRES);
+	m->repo_used = vr_get_le64(buf + MF_OFF_REPO_USED);
+	m->plain_new = vr_get_le64(buf + MF_OFF_PLAIN_NEW);
 	if (header_only) {
 		*out = m;
 		return 0;

@@ -55,7 +55,9 @@ struct manifest {
 	uint64_t bytes_read;	 /* read from the disk by its cycle */
 	uint64_t bytes_new;	 /* stored bytes of chunks new to the repo */
 	uint64_t expires;	 /* seconds since 1970; 0: no expiry */
-	uint8_t *types;		 /* enum manifest_chunk, per chunk */
+	uint64_t plain_new;	 /* bytes_new before compression */
+	uint64_t repo_used; /* repository bytes after the commit (planner) */
+	uint8_t *types;	    /* enum manifest_chunk, per chunk */
 	uint8_t (*hashes)[REPO_HASH_SIZE]; /* per chunk; for MANIFEST_HASH */
 };
 

@@ -28,7 +28,7 @@ static double progress_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void progress_human(double bytes, char *buf, size_t size)
+void progress_format_bytes(double bytes, char *buf, size_t size)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	unsigned u = 0;
@@ -62,9 +62,9 @@ static void progress_draw(struct progress *p, double now)
 	char done[32], total[32], rs[32];
 	unsigned pct = p->total ? (unsigned)(p->done * 100 / p->total) : 100;
 
-	progress_human((double)p->done, done, sizeof(done));
-	progress_human((double)p->total, total, sizeof(total));
-	progress_human(rate, rs, sizeof(rs));
+	progress_format_bytes((double)p->done, done, sizeof(done));
+	progress_format_bytes((double)p->total, total, sizeof(total));
+	progress_format_bytes(rate, rs, sizeof(rs));
 	if (rate > 0 && p->done < p->total) {
 		unsigned eta = (unsigned)((double)(p->total - p->done) / rate);
 

@@ -6,6 +6,7 @@
 #ifndef VR_PROGRESS_H
 #define VR_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct progress;
@@ -15,6 +16,9 @@ enum progress_mode {
 	PROGRESS_ON,
 	PROGRESS_OFF,
 };
+
+/* @bytes for a person: "512 B", "1.5 MiB", "2.0 TiB" (powers of 1024). */
+void progress_format_bytes(double bytes, char *buf, size_t size);
 
 /* Start reporting @label over @total bytes. NULL when out of memory. */
 struct progress *progress_new(const char *label, uint64_t total,

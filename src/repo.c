@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -93,8 +94,11 @@ struct repo {
 	char *path;
 	unsigned flags;
 	int lock_fd;
+	int readers_fd; /* REPO/readers: shared by readers, see repo_gc() */
 	uint32_t chunk_size;
 	int zstd_level;
+	uint64_t quota; /* 0: none */
+	uint64_t used;	/* bytes of the repository's files, as accounted */
 
 	char **packs; /* sealed pack ids, then the open one */
 	int *pack_fds;
@@ -172,13 +176,17 @@ static int repo_write_config(int fd, const char *tmp, void *ctx,
 			     struct vr_err *err)
 {
 	const struct repo_init_opts *o = ctx;
-	char text[128];
+	char text[160];
 	int n = snprintf(text, sizeof(text),
 			 REPO_CONFIG_MAGIC "\nformat %d\nchunk_size %" PRIu32
 					   "\nzstd_level %d\n",
 			 REPO_FORMAT, o->chunk_size, o->zstd_level);
-	ssize_t w = vr_pwrite_full(fd, text, (size_t)n, 0);
+	ssize_t w;
 
+	if (o->quota)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "quota %" PRIu64 "\n", o->quota);
+	w = vr_pwrite_full(fd, text, (size_t)n, 0);
 	return w < 0 ? vr_err_set(err, (int)w, "%s: %s", tmp, strerror((int)-w))
 		     : 0;
 }
@@ -187,7 +195,7 @@ int repo_init(const char *path, const struct repo_init_opts *opts,
 	      struct vr_err *err)
 {
 	struct repo_init_opts o = { REPO_DEFAULT_CHUNK_SIZE,
-				    REPO_DEFAULT_ZSTD_LEVEL };
+				    REPO_DEFAULT_ZSTD_LEVEL, 0 };
 	char *packs = NULL, *config = NULL, *lock = NULL;
 	DIR *d;
 	int rc = 0, fd;
@@ -196,6 +204,8 @@ int repo_init(const char *path, const struct repo_init_opts *opts,
 		o.chunk_size = opts->chunk_size;
 	if (opts && opts->zstd_level)
 		o.zstd_level = opts->zstd_level;
+	if (opts)
+		o.quota = opts->quota;
 	if (o.chunk_size < 4096 || o.chunk_size > (64u << 20) ||
 	    (o.chunk_size & (o.chunk_size - 1)))
 		return vr_err_set(err, -EINVAL,
@@ -251,6 +261,7 @@ static int repo_read_config(struct repo *r, struct vr_err *err)
 	char *path = repo_join(r->path, "config", NULL), line[128];
 	int format = -1, level = -1;
 	unsigned long size = 0;
+	unsigned long long quota = 0;
 	bool magic = false;
 	FILE *f;
 
@@ -271,6 +282,7 @@ static int repo_read_config(struct repo *r, struct vr_err *err)
 		sscanf(line, "format %d", &format);
 		sscanf(line, "chunk_size %lu", &size);
 		sscanf(line, "zstd_level %d", &level);
+		sscanf(line, "quota %llu", &quota);
 	}
 	fclose(f);
 	free(path);
@@ -287,6 +299,7 @@ static int repo_read_config(struct repo *r, struct vr_err *err)
 				  r->path, format, REPO_FORMAT);
 	r->chunk_size = (uint32_t)size;
 	r->zstd_level = level;
+	r->quota = quota;
 	return 0;
 }
 
@@ -383,20 +396,22 @@ static int repo_pack_add(struct repo *r, const char *id, struct vr_err *err)
 	return 0;
 }
 
-/* Load packs/@id.idx: check it whole, then add its entries. */
-static int repo_load_index(struct repo *r, const char *id, struct vr_err *err)
+/*
+ * Read packs/@id.idx and check it whole (magic, length, CRC-32C): a new
+ * buffer *@buf of its bytes, *@count entries. Returns 0, -VR_ECORRUPT,
+ * -ENOMEM, -errno.
+ */
+static int repo_index_read(struct repo *r, const char *id, uint8_t **buf,
+			   uint32_t *count, struct vr_err *err)
 {
-	char *path = repo_join(r->path, "packs/", id), *idx = NULL;
-	uint8_t *buf = NULL;
+	char *idx = NULL;
 	struct stat st;
-	uint32_t count, i;
 	int rc = 0, fd = -1;
 	ssize_t n;
 
-	if (!path || asprintf(&idx, "%s.idx", path) < 0) {
-		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
-		goto out;
-	}
+	*buf = NULL;
+	if (asprintf(&idx, "%s/packs/%s.idx", r->path, id) < 0)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
 	fd = open(idx, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		rc = vr_err_set(err, -errno, "%s: %s", idx, strerror(errno));
@@ -406,43 +421,68 @@ static int repo_load_index(struct repo *r, const char *id, struct vr_err *err)
 		rc = vr_err_set(err, -VR_ECORRUPT, "%s: truncated index", idx);
 		goto out;
 	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf) {
+	*buf = malloc((size_t)st.st_size);
+	if (!*buf) {
 		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", idx);
 		goto out;
 	}
-	n = vr_pread_full(fd, buf, (size_t)st.st_size, 0);
-	count = n >= REPO_IDX_HEADER ? vr_get_le32(buf + 8) : 0;
-	if (n != st.st_size || memcmp(buf, REPO_IDX_MAGIC, 8) != 0 ||
-	    (uint64_t)count * REPO_IDX_ENTRY + REPO_IDX_HEADER + 4 !=
+	n = vr_pread_full(fd, *buf, (size_t)st.st_size, 0);
+	*count = n >= REPO_IDX_HEADER ? vr_get_le32(*buf + 8) : 0;
+	if (n != st.st_size || memcmp(*buf, REPO_IDX_MAGIC, 8) != 0 ||
+	    (uint64_t)*count * REPO_IDX_ENTRY + REPO_IDX_HEADER + 4 !=
 		    (uint64_t)n ||
-	    vr_crc32c(0, buf, (size_t)n - 4) !=
-		    vr_get_le32(buf + (size_t)n - 4)) {
+	    vr_crc32c(0, *buf, (size_t)n - 4) !=
+		    vr_get_le32(*buf + (size_t)n - 4))
 		rc = vr_err_set(err, -VR_ECORRUPT,
 				"%s: index damaged (magic, length or "
 				"checksum)",
 				idx);
-		goto out;
+out:
+	if (rc < 0) {
+		free(*buf);
+		*buf = NULL;
 	}
-	rc = repo_pack_add(r, id, err);
-	for (i = 0; rc == 0 && i < count; i++) {
-		const uint8_t *p = buf + REPO_IDX_HEADER + i * REPO_IDX_ENTRY;
-		struct repo_entry e = { .pack = r->npacks - 1 };
+	if (fd >= 0)
+		close(fd);
+	free(idx);
+	return rc;
+}
 
-		memcpy(e.hash, p + REPO_IDX_OFF_HASH, REPO_HASH_SIZE);
-		e.off = vr_get_le64(p + REPO_IDX_OFF_OFFSET);
-		e.stored = vr_get_le32(p + REPO_IDX_OFF_STORED);
-		e.raw = vr_get_le32(p + REPO_IDX_OFF_RAW);
-		e.codec = vr_get_le32(p + REPO_IDX_OFF_CODEC);
+/* Entry @i of an index read by repo_index_read(), of pack @pack. */
+static void repo_index_entry(const uint8_t *buf, uint32_t i, uint32_t pack,
+			     struct repo_entry *e)
+{
+	const uint8_t *p = buf + REPO_IDX_HEADER + (size_t)i * REPO_IDX_ENTRY;
+
+	e->pack = pack;
+	memcpy(e->hash, p + REPO_IDX_OFF_HASH, REPO_HASH_SIZE);
+	e->off = vr_get_le64(p + REPO_IDX_OFF_OFFSET);
+	e->stored = vr_get_le32(p + REPO_IDX_OFF_STORED);
+	e->raw = vr_get_le32(p + REPO_IDX_OFF_RAW);
+	e->codec = vr_get_le32(p + REPO_IDX_OFF_CODEC);
+}
+
+/*
+ * Load packs/@id.idx and add its entries. A chunk indexed by an earlier
+ * pack too (a collection interrupted after copying it) keeps the earlier
+ * entry: both copies are whole, the index was sealed after its pack.
+ */
+static int repo_load_index(struct repo *r, const char *id, struct vr_err *err)
+{
+	struct repo_entry e;
+	uint8_t *buf;
+	uint32_t count, i;
+	int rc;
+
+	rc = repo_index_read(r, id, &buf, &count, err);
+	if (rc == 0)
+		rc = repo_pack_add(r, id, err);
+	for (i = 0; rc == 0 && i < count; i++) {
+		repo_index_entry(buf, i, r->npacks - 1, &e);
 		if (!repo_find(r, e.hash))
 			rc = repo_entry_add(r, &e, err);
 	}
-out:
-	if (fd >= 0)
-		close(fd);
 	free(buf);
-	free(idx);
-	free(path);
 	return rc;
 }
 
@@ -508,6 +548,81 @@ static int repo_lock(struct repo *r, struct vr_err *err)
 	return rc;
 }
 
+/* REPO/readers, opened (and made if it can be); -1 if it cannot. */
+static int repo_readers_open(struct repo *r)
+{
+	char *path = repo_join(r->path, "readers", NULL);
+	int fd;
+
+	if (!path)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	free(path);
+	return fd;
+}
+
+/*
+ * A reader holds REPO/readers shared while open. A repository it cannot
+ * open the file of (read-only media) cannot be collected either.
+ */
+static void repo_readers_join(struct repo *r)
+{
+	r->readers_fd = repo_readers_open(r);
+	if (r->readers_fd >= 0 && flock(r->readers_fd, LOCK_SH) < 0) {
+		close(r->readers_fd);
+		r->readers_fd = -1;
+	}
+}
+
+/* Add the bytes of the regular files in @dir to *@sum. */
+static int repo_dir_bytes(const char *dir, uint64_t *sum, struct vr_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+
+	if (!d)
+		return errno == ENOENT ? 0
+				       : vr_err_set(err, -errno, "%s: %s", dir,
+						    strerror(errno));
+	while ((de = readdir(d)))
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    0 &&
+		    S_ISREG(st.st_mode))
+			*sum += (uint64_t)st.st_size;
+	closedir(d);
+	return 0;
+}
+
+/*
+ * r->used from the files as they are, plus what sealing the open pack
+ * will add (its index), so the quota holds for the pack being written.
+ */
+static int repo_usage_scan(struct repo *r, struct vr_err *err)
+{
+	static const char *const dirs[] = { "", "packs", "points", "bases" };
+	uint64_t sum = 0;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char *dir = repo_join(r->path, dirs[i], NULL);
+
+		rc = dir ? repo_dir_bytes(dir, &sum, err)
+			 : vr_err_set(err, -ENOMEM, "%s: out of memory",
+				      r->path);
+		free(dir);
+	}
+	if (r->pack_fd >= 0)
+		sum += REPO_IDX_HEADER + 4 +
+		       (r->n - r->pending) * REPO_IDX_ENTRY;
+	if (rc == 0)
+		r->used = sum;
+	return rc;
+}
+
 int repo_open(const char *path, unsigned flags, struct repo **out,
 	      struct vr_err *err)
 {
@@ -520,12 +635,17 @@ int repo_open(const char *path, unsigned flags, struct repo **out,
 	}
 	r->flags = flags;
 	r->lock_fd = -1;
+	r->readers_fd = -1;
 	r->pack_fd = -1;
 	rc = repo_read_config(r, err);
 	if (rc == 0 && (flags & REPO_OPEN_WRITE))
 		rc = repo_lock(r, err);
+	else if (rc == 0)
+		repo_readers_join(r);
 	if (rc == 0)
 		rc = repo_load(r, err);
+	if (rc == 0)
+		rc = repo_usage_scan(r, err);
 	if (rc == 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -548,14 +668,11 @@ int repo_open(const char *path, unsigned flags, struct repo **out,
 	return 0;
 }
 
-void repo_close(struct repo *r)
+/* Forget the packs and the in-memory index (the open pack is dropped). */
+static void repo_unload(struct repo *r)
 {
 	uint32_t i;
 
-	if (!r)
-		return;
-	if (r->inflight.puts) /* its chunks are dropped with the open pack */
-		repo_batch_join(r);
 	for (i = 0; i < r->npacks; i++) {
 		if (r->pack_fds[i] >= 0)
 			close(r->pack_fds[i]);
@@ -564,13 +681,33 @@ void repo_close(struct repo *r)
 	if (r->pack_fd >= 0) {
 		close(r->pack_fd);
 		free(r->packs[r->npacks]); /* the open pack's id */
+		r->pack_fd = -1;
 	}
-	if (r->lock_fd >= 0)
-		close(r->lock_fd);
 	free(r->packs);
 	free(r->pack_fds);
 	free(r->e);
 	free(r->table);
+	r->packs = NULL;
+	r->pack_fds = NULL;
+	r->npacks = r->cap_packs = 0;
+	r->e = NULL;
+	r->table = NULL;
+	r->n = r->cap = r->table_size = r->pending = 0;
+}
+
+void repo_close(struct repo *r)
+{
+	uint32_t i;
+
+	if (!r)
+		return;
+	if (r->inflight.puts) /* its chunks are dropped with the open pack */
+		repo_batch_join(r);
+	repo_unload(r);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	if (r->readers_fd >= 0)
+		close(r->readers_fd);
 	for (i = 0; r->cctx && i < r->nworkers; i++)
 		ZSTD_freeCCtx(r->cctx[i]);
 	free(r->cctx);
@@ -583,6 +720,23 @@ void repo_close(struct repo *r)
 }
 
 /* ---- writing ---- */
+
+/*
+ * May the repository grow by @bytes (and a new pack's frame) within its
+ * quota? The quota is checked before every append, so a cycle that does
+ * not fit fails cleanly (-ENOSPC) before anything of it is visible.
+ */
+static int repo_quota_room(struct repo *r, uint64_t bytes, struct vr_err *err)
+{
+	uint64_t frame = r->pack_fd < 0 ? 8 + REPO_IDX_HEADER + 4 : 0;
+
+	if (!r->quota || r->used + bytes + frame <= r->quota)
+		return 0;
+	return vr_err_set(err, -ENOSPC,
+			  "%s: quota of %" PRIu64 " bytes reached (%" PRIu64
+			  " used)",
+			  r->path, r->quota, r->used);
+}
 
 static int repo_pack_begin(struct repo *r, struct vr_err *err)
 {
@@ -619,6 +773,7 @@ static int repo_pack_begin(struct repo *r, struct vr_err *err)
 	}
 	free(path);
 	r->pack_len = 8;
+	r->used += 8 + REPO_IDX_HEADER + 4; /* the magic, the index's frame */
 	r->pack_kicked = 0;
 	r->pending = r->n;
 	return 0;
@@ -638,11 +793,12 @@ static int repo_append(struct repo *r, const struct repo_put *p,
 	ssize_t w;
 	int rc;
 
-	if (r->pack_fd < 0) {
+	rc = repo_quota_room(
+		r, REPO_REC_SIZE + (uint64_t)pp->stored + REPO_IDX_ENTRY, err);
+	if (rc == 0 && r->pack_fd < 0)
 		rc = repo_pack_begin(r, err);
-		if (rc < 0)
-			return rc;
-	}
+	if (rc < 0)
+		return rc;
 	e.codec = pp->codec;
 	e.stored = pp->stored;
 	e.raw = (uint32_t)p->len;
@@ -662,6 +818,7 @@ static int repo_append(struct repo *r, const struct repo_put *p,
 		return vr_err_set(err, (int)w, "%s: pack %s: %s", r->path,
 				  r->packs[r->npacks], strerror((int)-w));
 	r->pack_len += sizeof(rec) + e.stored;
+	r->used += sizeof(rec) + e.stored + REPO_IDX_ENTRY;
 	/* start writeback as we go: the fsync that seals the pack then has
 	 * little left to wait for, and reading goes on meanwhile */
 	if (r->pack_len - r->pack_kicked >= REPO_WRITEBACK) {
@@ -672,6 +829,7 @@ static int repo_append(struct repo *r, const struct repo_put *p,
 	}
 	r->stats.chunks_new++;
 	r->stats.bytes_new += e.stored;
+	r->stats.plain_new += e.raw;
 	rc = repo_entry_add(r, &e, err);
 	if (rc == 0 && r->pack_len >= REPO_PACK_TARGET)
 		rc = repo_flush(r, err);
@@ -1107,4 +1265,295 @@ int repo_check(struct repo *r, bool read_data, struct repo_check_report *rep,
 	free(dir);
 	free(buf);
 	return 0;
+}
+
+/* ---- space ---- */
+
+int repo_space_get(struct repo *r, struct repo_space *s, struct vr_err *err)
+{
+	struct statvfs vfs;
+	int rc = repo_usage_scan(r, err);
+
+	if (rc < 0)
+		return rc;
+	if (statvfs(r->path, &vfs) < 0)
+		return vr_err_set(err, -errno, "%s: statvfs: %s", r->path,
+				  strerror(errno));
+	s->used = r->used;
+	s->quota = r->quota;
+	s->fs_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	s->left = s->fs_free;
+	if (r->quota &&
+	    r->quota - (r->used < r->quota ? r->used : r->quota) < s->left)
+		s->left = r->quota - (r->used < r->quota ? r->used : r->quota);
+	return 0;
+}
+
+int repo_set_quota(struct repo *r, uint64_t quota, struct vr_err *err)
+{
+	struct repo_init_opts o = { r->chunk_size, r->zstd_level, quota };
+	char *config;
+	int rc;
+
+	if (!(r->flags & REPO_OPEN_WRITE))
+		return vr_err_set(err, -EINVAL, "%s: opened read-only",
+				  r->path);
+	config = repo_join(r->path, "config", NULL);
+	if (!config)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	rc = vr_file_replace(config, 0644, 0, repo_write_config, &o, err);
+	free(config);
+	if (rc == 0)
+		r->quota = quota;
+	return rc;
+}
+
+/* ---- garbage collection ---- */
+
+/*
+ * A pack is rewritten when at least 1/REPO_GC_REWRITE_DIV of its bytes
+ * are unneeded: copying a pack to free a sliver of it costs more I/O than
+ * the space is worth, and the sliver goes when more of the pack does.
+ */
+#define REPO_GC_REWRITE_DIV 5
+
+/* A collection in progress. */
+struct repo_gc {
+	struct repo *r;
+	bool (*is_live)(void *ctx, const uint8_t hash[REPO_HASH_SIZE]);
+	void *ctx;
+	struct repo_gc_stats *st;
+	uint32_t *done; /* packs whose needed chunks are all sealed elsewhere */
+	uint32_t ndone;
+	int dir_fd; /* REPO/packs */
+};
+
+/* Is entry @e of pack @pack the copy of a needed chunk readers use? */
+static bool repo_gc_needed(struct repo_gc *g, const struct repo_entry *e)
+{
+	const struct repo_entry *f = repo_find(g->r, e->hash);
+
+	return g->is_live(g->ctx, e->hash) && f && f->pack == e->pack &&
+	       f->off == e->off;
+}
+
+/*
+ * Delete the packs in g->done: every index first, made durable, then the
+ * packs, so no index ever names a pack that is gone.
+ */
+static int repo_gc_delete_done(struct repo_gc *g, struct vr_err *err)
+{
+	struct repo *r = g->r;
+	char name[64];
+	uint32_t i;
+
+	for (i = 0; i < g->ndone; i++) {
+		snprintf(name, sizeof(name), "%s.idx", r->packs[g->done[i]]);
+		if (unlinkat(g->dir_fd, name, 0) < 0 && errno != ENOENT)
+			return vr_err_set(err, -errno, "%s/packs/%s: %s",
+					  r->path, name, strerror(errno));
+	}
+	if (g->ndone && fsync(g->dir_fd) < 0)
+		return vr_err_set(err, -errno, "%s/packs: fsync: %s", r->path,
+				  strerror(errno));
+	for (i = 0; i < g->ndone; i++) {
+		snprintf(name, sizeof(name), "%s.pack", r->packs[g->done[i]]);
+		if (unlinkat(g->dir_fd, name, 0) < 0 && errno != ENOENT)
+			return vr_err_set(err, -errno, "%s/packs/%s: %s",
+					  r->path, name, strerror(errno));
+	}
+	if (g->ndone && fsync(g->dir_fd) < 0)
+		return vr_err_set(err, -errno, "%s/packs: fsync: %s", r->path,
+				  strerror(errno));
+	g->ndone = 0;
+	return 0;
+}
+
+/* Copy a needed chunk's record as stored (no recompression) to a new pack. */
+static int repo_gc_copy(struct repo_gc *g, const struct repo_entry *e,
+			struct vr_err *err)
+{
+	struct repo *r = g->r;
+	struct repo_put p = { .len = e->raw };
+	struct repo_prep pp = { .codec = e->codec, .stored = e->stored };
+	int rc = repo_entry_probe(r, e, err);
+	int fd = repo_pack_fd(r, e->pack, err);
+	ssize_t n;
+
+	if (rc < 0)
+		return rc;
+	if (fd < 0)
+		return fd;
+	if (e->raw > r->chunk_size || e->stored > r->zcap)
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: pack %s: index entry out of range",
+				  r->path, r->packs[e->pack]);
+	n = vr_pread_full(fd, r->zbuf, e->stored, e->off + REPO_REC_SIZE);
+	if (n != (ssize_t)e->stored)
+		return vr_err_set(err, n < 0 ? (int)n : -VR_ECORRUPT,
+				  "%s: pack %s: record at 0x%" PRIx64
+				  " is truncated",
+				  r->path, r->packs[e->pack], e->off);
+	memcpy(p.hash, e->hash, REPO_HASH_SIZE);
+	pp.data = r->zbuf;
+	return repo_append(r, &p, &pp, err);
+}
+
+/* Collect pack @pack: leave it, delete it, or rewrite it. */
+static int repo_gc_pack(struct repo_gc *g, uint32_t pack, struct vr_err *err)
+{
+	struct repo *r = g->r;
+	struct repo_entry e;
+	uint64_t all = 0, dead = 0;
+	uint32_t count, i, ndead = 0;
+	uint8_t *buf;
+	int rc;
+
+	rc = repo_index_read(r, r->packs[pack], &buf, &count, err);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < count; i++) {
+		repo_index_entry(buf, i, pack, &e);
+		all += REPO_REC_SIZE + (uint64_t)e.stored;
+		if (!repo_gc_needed(g, &e)) {
+			dead += REPO_REC_SIZE + (uint64_t)e.stored;
+			ndead++;
+		}
+	}
+	if (ndead == 0 || (ndead < count && dead * REPO_GC_REWRITE_DIV < all)) {
+		free(buf);
+		return 0;
+	}
+	for (i = 0; rc == 0 && i < count; i++) {
+		repo_index_entry(buf, i, pack, &e);
+		if (repo_gc_needed(g, &e)) {
+			rc = repo_gc_copy(g, &e, err);
+			g->st->chunks_moved += rc == 0;
+		}
+	}
+	free(buf);
+	if (rc < 0)
+		return rc;
+	g->st->chunks_dropped += ndead;
+	if (ndead == count)
+		g->st->packs_deleted++;
+	else
+		g->st->packs_rewritten++;
+	g->done[g->ndone++] = pack;
+	/* no open pack: every copy so far is sealed, the old packs can go */
+	return r->pack_fd < 0 ? repo_gc_delete_done(g, err) : 0;
+}
+
+/*
+ * Remove what interrupted writes left in packs/: packs without an index
+ * and temp files. We hold the writer's lock: nobody is writing them.
+ */
+static int repo_gc_leftovers(struct repo_gc *g, struct vr_err *err)
+{
+	struct repo *r = g->r;
+	struct dirent **list = NULL;
+	char idx[300];
+	struct stat st;
+	int n, k, rc = 0;
+
+	n = scandirat(g->dir_fd, ".", &list, NULL, alphasort);
+	if (n < 0)
+		return vr_err_set(err, -errno, "%s/packs: %s", r->path,
+				  strerror(errno));
+	for (k = 0; k < n; k++) {
+		const char *name = list[k]->d_name;
+		size_t len = strlen(name);
+		bool gone = strstr(name, ".tmp.") != NULL;
+
+		if (!gone && len > 5 && len < 200 &&
+		    !strcmp(name + len - 5, ".pack")) {
+			snprintf(idx, sizeof(idx), "%.*s.idx", (int)(len - 5),
+				 name);
+			gone = fstatat(g->dir_fd, idx, &st, 0) < 0 &&
+			       errno == ENOENT;
+		}
+		if (rc == 0 && gone) {
+			if (unlinkat(g->dir_fd, name, 0) < 0)
+				rc = vr_err_set(err, -errno, "%s/packs/%s: %s",
+						r->path, name, strerror(errno));
+			g->st->leftovers++;
+		}
+		free(list[k]);
+	}
+	free(list);
+	return rc;
+}
+
+int repo_gc(struct repo *r,
+	    bool (*is_live)(void *ctx, const uint8_t hash[REPO_HASH_SIZE]),
+	    void *ctx, struct repo_gc_stats *st, struct vr_err *err)
+{
+	struct repo_gc g = {
+		.r = r, .is_live = is_live, .ctx = ctx, .st = st, .dir_fd = -1
+	};
+	struct repo_stats saved = r->stats;
+	uint32_t npacks, i;
+	int rc, rc2;
+
+	memset(st, 0, sizeof(*st));
+	if (!(r->flags & REPO_OPEN_WRITE) || r->inflight.puts)
+		return vr_err_set(err, -EINVAL,
+				  "%s: collect garbage: not opened for "
+				  "writing, or a batch in flight",
+				  r->path);
+	rc = repo_flush(r, err);
+	if (rc < 0)
+		return rc;
+	if (r->readers_fd < 0)
+		r->readers_fd = repo_readers_open(r);
+	if (r->readers_fd < 0 || flock(r->readers_fd, LOCK_EX | LOCK_NB) < 0) {
+		st->readers_busy = true;
+		return 0;
+	}
+	rc = repo_usage_scan(r, err);
+	st->bytes_before = r->used;
+	npacks = r->npacks;
+	g.done = calloc(npacks + 1, sizeof(*g.done));
+	g.dir_fd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (g.dir_fd >= 0) {
+		int pfd = openat(g.dir_fd, "packs",
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(g.dir_fd);
+		g.dir_fd = pfd;
+	}
+	if (rc == 0 && (!g.done || g.dir_fd < 0))
+		rc = vr_err_set(err, g.done ? -errno : -ENOMEM, "%s/packs: %s",
+				r->path, strerror(g.done ? errno : ENOMEM));
+	/* only the packs there were: copies made now are not collected */
+	for (i = 0; rc == 0 && i < npacks; i++) {
+		rc = repo_gc_pack(&g, i, err);
+		if (rc == -ENOSPC) { /* what was copied is sealed below */
+			vr_err_clear(err);
+			st->out_of_space = true;
+			rc = 0;
+			break;
+		}
+	}
+	/* seal the last copies, then their old packs can go */
+	rc2 = repo_flush(r, rc < 0 ? NULL : err);
+	if (rc == 0 && rc2 == 0)
+		rc = repo_gc_delete_done(&g, err);
+	else if (rc == 0)
+		rc = rc2;
+	if (rc == 0)
+		rc = repo_gc_leftovers(&g, err);
+	/* the index as the packs are now */
+	repo_unload(r);
+	rc2 = repo_load(r, rc < 0 ? NULL : err);
+	if (rc == 0)
+		rc = rc2;
+	if (rc2 == 0 && repo_usage_scan(r, NULL) == 0)
+		st->bytes_after = r->used;
+	flock(r->readers_fd, LOCK_UN);
+	if (g.dir_fd >= 0)
+		close(g.dir_fd);
+	free(g.done);
+	r->stats = saved;
+	return rc;
 }

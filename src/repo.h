@@ -38,6 +38,7 @@ struct repo;
 struct repo_init_opts {
 	uint32_t chunk_size; /* 0: 64 KiB; a power of two, 4K..64M */
 	int zstd_level;	     /* 0: 2; 1..19 */
+	uint64_t quota;	     /* bytes the repository may take; 0: no quota */
 };
 
 /*
@@ -48,7 +49,11 @@ struct repo_init_opts {
 int repo_init(const char *path, const struct repo_init_opts *o,
 	      struct vr_err *err);
 
-/* repo_open() flags: open for adding chunks (takes the writer's lock). */
+/*
+ * repo_open() flags: open for adding chunks (takes the writer's lock).
+ * Without it the open is a reader's: it holds REPO/readers shared, so a
+ * garbage collection (repo_gc()) never removes a pack under a reader.
+ */
 #define REPO_OPEN_WRITE 0x1u
 
 /*
@@ -126,10 +131,59 @@ int repo_flush(struct repo *r, struct vr_err *err);
 /* What this open did so far. */
 struct repo_stats {
 	uint64_t chunks_new, bytes_new;	  /* stored by puts (compressed) */
+	uint64_t plain_new;		  /* their bytes before compression */
 	uint64_t chunks_read, bytes_read; /* fetched by gets (as stored) */
 };
 
 void repo_get_stats(const struct repo *r, struct repo_stats *st);
+
+/* How much room the repository has. */
+struct repo_space {
+	uint64_t used;	  /* bytes of its files: packs, indexes, manifests */
+	uint64_t quota;	  /* its quota (config), 0: none */
+	uint64_t fs_free; /* free bytes of its file system (statvfs) */
+	uint64_t left;	  /* what it may still grow: the smaller room */
+};
+
+/*
+ * Measure the repository's files and its file system now. Returns 0 or
+ * -errno (statvfs, reading a directory).
+ */
+int repo_space_get(struct repo *r, struct repo_space *s, struct vr_err *err);
+
+/*
+ * Set the quota (0: none), rewriting the config atomically; opened for
+ * writing. Puts that would take the repository over it fail with -ENOSPC.
+ * Returns 0, -EINVAL (read-only open), -errno.
+ */
+int repo_set_quota(struct repo *r, uint64_t quota, struct vr_err *err);
+
+/* What repo_gc() did. */
+struct repo_gc_stats {
+	uint64_t packs_deleted;	  /* held only unneeded chunks */
+	uint64_t packs_rewritten; /* needed chunks copied out, then deleted */
+	uint64_t chunks_dropped;  /* unneeded chunks gone with them */
+	uint64_t chunks_moved;	  /* needed chunks copied */
+	uint64_t leftovers;	  /* files of interrupted writes removed */
+	uint64_t bytes_before, bytes_after; /* repository files */
+	bool readers_busy; /* nothing done: a reader has it open */
+	bool out_of_space; /* a rewrite stopped for want of room */
+};
+
+/*
+ * Collect garbage: delete the packs whose chunks @is_live says are all
+ * unneeded, and rewrite those with at least a fifth unneeded (needed
+ * chunks copied to new packs, sealed, then the old pack deleted: a kill at
+ * any moment leaves each needed chunk in a sealed pack). Packs left by
+ * interrupted writes go too. Opened for writing, with no batch in flight.
+ * If a reader has the repository open, nothing is done (readers_busy).
+ * A rewrite that runs out of room stops there; what it copied stays as
+ * harmless duplicates. Returns 0, or -errno with nothing of the
+ * repository lost.
+ */
+int repo_gc(struct repo *r,
+	    bool (*is_live)(void *ctx, const uint8_t hash[REPO_HASH_SIZE]),
+	    void *ctx, struct repo_gc_stats *st, struct vr_err *err);
 
 /* What repo_check() found. */
 struct repo_check_report {
