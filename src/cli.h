@@ -110,7 +110,8 @@ enum {
 	CLI_OPT_KEEP_WITHIN,
 };
 #define CLI_KEEP_CASES CLI_OPT_KEEP_LAST... CLI_OPT_KEEP_WITHIN
-/* clang-format off: one option a line reads better than its layout */
+/* one option a line reads better than the formatter's layout */
+/* clang-format off */
 #define CLI_KEEP_OPTIONS                                                     \
 	{ "keep-last", required_argument, NULL, CLI_OPT_KEEP_LAST },         \
 	{ "keep-hourly", required_argument, NULL, CLI_OPT_KEEP_HOURLY },     \
