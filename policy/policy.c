@@ -679,11 +679,18 @@ static int policy_load_retention(struct policy_load *l, const yaml_node_t *n)
 		v = policy_value(l, n, keys[i]);
 		if (!v)
 			continue;
-		rc = policy_get_uint(l, v, keys[i], 0, 1000000, &x);
+		/* 0 would keep nothing: a mistake, never a request */
+		rc = policy_get_uint(l, v, keys[i], 1, 1000000, &x);
 		*counts[i] = (uint32_t)x;
 	}
 	if (rc == 0 && (v = policy_value(l, n, "keep_within")))
 		rc = policy_get_duration(l, v, "keep_within", &r->keep_within);
+	if (rc == 0 && !r->keep_last && !r->keep_hourly && !r->keep_daily &&
+	    !r->keep_weekly && !r->keep_monthly && !r->keep_within)
+		rc = policy_error_at(l, n,
+				     "retention: no rule (keep_last, "
+				     "keep_hourly, keep_daily, keep_weekly, "
+				     "keep_monthly, keep_within)");
 	return rc;
 }
 

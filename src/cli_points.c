@@ -70,18 +70,21 @@ static void cli_points_json(const struct catalog_point *pts, size_t n)
 
 static void cli_points_table(const struct catalog_point *pts, size_t n)
 {
-	char t[32];
+	char t[32], e[32];
 	size_t i;
 
-	printf("%-36s %-20s %-16s %-16s %12s %s\n", "ID", "TIME", "DISK",
-	       "BASE", "BYTES NEW", "CONSISTENCY");
+	printf("%-36s %-20s %-16s %-16s %12s %-11s %s\n", "ID", "TIME", "DISK",
+	       "BASE", "BYTES NEW", "CONSISTENCY", "EXPIRES");
 	for (i = 0; i < n; i++) {
 		cli_format_time(pts[i].time, t);
-		printf("%-36s %-20s %-16s %-16s %12" PRIu64 " %s\n", pts[i].id,
-		       t, pts[i].disk, pts[i].base[0] ? pts[i].base : "-",
-		       pts[i].bytes_new,
+		if (pts[i].expires)
+			cli_format_time(pts[i].expires, e);
+		printf("%-36s %-20s %-16s %-16s %12" PRIu64 " %-11s %s\n",
+		       pts[i].id, t, pts[i].disk,
+		       pts[i].base[0] ? pts[i].base : "-", pts[i].bytes_new,
 		       pts[i].flags & MANIFEST_CONSISTENT ? "application"
-							  : "crash");
+							  : "crash",
+		       pts[i].expires ? e : "-");
 	}
 }
 

@@ -28,7 +28,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config clang
 	libclang-rt-14-dev libisal-dev libvhdi-dev libvhdi-utils libcunit1-dev
 	libssl-dev bats qemu-utils jq bzip2 xz-utils gzip coreutils util-linux
 	clang-format xxd python3 nbdkit nbdkit-plugin-dev libnbd-bin
-	libzstd-dev libyaml-dev restic borgbackup"
+	libzstd-dev libyaml-dev restic borgbackup faketime python3-jsonschema"
 
 die()
 {
