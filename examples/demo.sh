@@ -143,6 +143,27 @@ run 'vhdrecover convert vm2-dr.vhdx vm2-dr.raw && cmp vm2-dr.raw vm2-live.raw &&
 run 'vhdrecover repo check --read-data repo'
 
 echo
+echo "== Space: retention, the storage planner and a quota"
+policy="$ROOT/examples/branch-office.yaml"
+run "vhdrecover plan repo --policy '$policy'"
+run 'vhdrecover points repo --disk vm2'
+# The points carry the policy's one-day expiry: a rule that drops them is
+# refused (exit 1) unless --force.
+run 'vhdrecover forget repo --disk vm2 --keep-last 1 || echo "refused (exit $?): nothing forgotten"'
+run 'vhdrecover forget repo --disk vm2 --keep-last 1 --force --dry-run'
+# A quota 8 MiB above what the repository holds, then a cycle that needs
+# more: deferred (exit 3) with an alert, every point kept.
+run 'vhdrecover repo quota repo $(( $(vhdrecover plan --json repo | jq .space.used) + 8 * 1024 * 1024 ))'
+run 'head -c 16M /dev/urandom >burst.data && vhdrecover write vm2.vhdx 40M burst.data'
+run "vhdrecover replicate repo vm2.vhdx --policy '$policy' || echo \"deferred (exit \$?): every point kept\""
+run 'vhdrecover points repo --disk vm2 | tail -n +2 | wc -l'
+run 'vhdrecover repo quota repo none'
+run "vhdrecover replicate repo vm2.vhdx --policy '$policy'"
+run 'vhdrecover forget repo --disk vm2 --keep-last 1 --force'
+run 'vhdrecover restore repo vm2:latest --to vm2-now.raw && cmp vm2-now.raw <(vhdrecover read vm2.vhdx 0 $((64 * 1024 * 1024))) && echo "the newest point is the disk"'
+run 'vhdrecover repo check --read-data repo'
+
+echo
 echo "== A fixed VHDX made by Windows 10 (from tests/corpus)"
 run "gzip -dc '$ROOT/tests/corpus/dissect/fixed.vhdx.gz' >fixed.vhdx"
 run 'vhdrecover info fixed.vhdx'
