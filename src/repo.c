@@ -1325,6 +1325,7 @@ struct repo_gc {
 	struct repo_gc_stats *st;
 	uint32_t *done; /* packs whose needed chunks are all sealed elsewhere */
 	uint32_t ndone;
+	bool *gone; /* per pack: done (deleted, or to be) */
 	int dir_fd; /* REPO/packs */
 };
 
@@ -1399,8 +1400,13 @@ static int repo_gc_copy(struct repo_gc *g, const struct repo_entry *e,
 	return repo_append(r, &p, &pp, err);
 }
 
-/* Collect pack @pack: leave it, delete it, or rewrite it. */
-static int repo_gc_pack(struct repo_gc *g, uint32_t pack, struct vr_err *err)
+/*
+ * Collect pack @pack: leave it, delete it, or (when @rewrite) rewrite it.
+ * Packs of only unneeded chunks go in a first pass, which needs no room,
+ * so rewrites find the room those free.
+ */
+static int repo_gc_pack(struct repo_gc *g, uint32_t pack, bool rewrite,
+			struct vr_err *err)
 {
 	struct repo *r = g->r;
 	struct repo_entry e;
@@ -1420,7 +1426,8 @@ static int repo_gc_pack(struct repo_gc *g, uint32_t pack, struct vr_err *err)
 			ndead++;
 		}
 	}
-	if (ndead == 0 || (ndead < count && dead * REPO_GC_REWRITE_DIV < all)) {
+	if (ndead == 0 || (ndead < count && !rewrite) ||
+	    (ndead < count && dead * REPO_GC_REWRITE_DIV < all)) {
 		free(buf);
 		return 0;
 	}
@@ -1440,6 +1447,7 @@ static int repo_gc_pack(struct repo_gc *g, uint32_t pack, struct vr_err *err)
 	else
 		g->st->packs_rewritten++;
 	g->done[g->ndone++] = pack;
+	g->gone[pack] = true;
 	/* no open pack: every copy so far is sealed, the old packs can go */
 	return r->pack_fd < 0 ? repo_gc_delete_done(g, err) : 0;
 }
@@ -1493,7 +1501,7 @@ int repo_gc(struct repo *r,
 	};
 	struct repo_stats saved = r->stats;
 	uint32_t npacks, i;
-	int rc, rc2;
+	int rc, rc2, pass;
 
 	memset(st, 0, sizeof(*st));
 	if (!(r->flags & REPO_OPEN_WRITE) || r->inflight.puts)
@@ -1514,6 +1522,7 @@ int repo_gc(struct repo *r,
 	st->bytes_before = r->used;
 	npacks = r->npacks;
 	g.done = calloc(npacks + 1, sizeof(*g.done));
+	g.gone = calloc(npacks + 1, sizeof(*g.gone));
 	g.dir_fd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (g.dir_fd >= 0) {
 		int pfd = openat(g.dir_fd, "packs",
@@ -1522,17 +1531,20 @@ int repo_gc(struct repo *r,
 		close(g.dir_fd);
 		g.dir_fd = pfd;
 	}
-	if (rc == 0 && (!g.done || g.dir_fd < 0))
-		rc = vr_err_set(err, g.done ? -errno : -ENOMEM, "%s/packs: %s",
-				r->path, strerror(g.done ? errno : ENOMEM));
+	if (rc == 0 && (!g.done || !g.gone || g.dir_fd < 0))
+		rc = vr_err_set(err, g.dir_fd < 0 ? -errno : -ENOMEM,
+				"%s/packs: %s", r->path,
+				strerror(g.dir_fd < 0 ? errno : ENOMEM));
 	/* only the packs there were: copies made now are not collected */
-	for (i = 0; rc == 0 && i < npacks; i++) {
-		rc = repo_gc_pack(&g, i, err);
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; rc == 0 && i < npacks; i++) {
+			if (!g.gone[i])
+				rc = repo_gc_pack(&g, i, pass == 1, err);
+		}
 		if (rc == -ENOSPC) { /* what was copied is sealed below */
 			vr_err_clear(err);
 			st->out_of_space = true;
 			rc = 0;
-			break;
 		}
 	}
 	/* seal the last copies, then their old packs can go */
@@ -1554,6 +1566,7 @@ int repo_gc(struct repo *r,
 	if (g.dir_fd >= 0)
 		close(g.dir_fd);
 	free(g.done);
+	free(g.gone);
 	r->stats = saved;
 	return rc;
 }
