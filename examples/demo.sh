@@ -145,10 +145,12 @@ run 'vhdrecover repo check --read-data repo'
 echo
 echo "== Space: retention, the storage planner and a quota"
 policy="$ROOT/examples/branch-office.yaml"
+run 'head -c 2M /dev/urandom >more.data && vhdrecover write vm2.vhdx 50M more.data'
+run "vhdrecover replicate repo vm2.vhdx --policy '$policy'"
 run "vhdrecover plan repo --policy '$policy'"
 run 'vhdrecover points repo --disk vm2'
-# The points carry the policy's one-day expiry: a rule that drops them is
-# refused (exit 1) unless --force.
+# Points made under the policy carry its one-day expiry: a rule that would
+# drop one is refused (exit 1) unless --force.
 run 'vhdrecover forget repo --disk vm2 --keep-last 1 || echo "refused (exit $?): nothing forgotten"'
 run 'vhdrecover forget repo --disk vm2 --keep-last 1 --force --dry-run'
 # A quota 8 MiB above what the repository holds, then a cycle that needs

@@ -263,11 +263,12 @@ static void cli_cycle_report(const struct cli_cycle_args *a,
 {
 	unsigned i;
 
-	for (i = 0; i < res->nwarnings; i++)
+	/* a deferred cycle says so in its one error line */
+	for (i = 0; !res->deferred && i < res->nwarnings; i++)
 		fprintf(stderr, "vhdrecover: warning: %s\n", res->warnings[i]);
 	if (after->warning[0])
 		fprintf(stderr, "vhdrecover: warning: %s\n", after->warning);
-	if (after->alert && (rc == 0 || !res->deferred))
+	if (after->alert && !res->deferred)
 		fprintf(stderr, "vhdrecover: alert: %s\n", after->message);
 	if (a->json) {
 		struct json *j =
@@ -327,6 +328,26 @@ static void cli_cycle_report(const struct cli_cycle_args *a,
 	fflush(stdout);
 }
 
+/* The alert of a point that fits only if it compresses as recent ones. */
+static void cli_cycle_tight(const struct cli_cycle_args *a,
+			    const struct cycle_result *res,
+			    struct cli_cycle_after *after)
+{
+	char need[32], worst[32], left[32];
+
+	progress_format_bytes((double)res->fit.expected, need, sizeof(need));
+	progress_format_bytes((double)res->fit.worst, worst, sizeof(worst));
+	progress_format_bytes((double)res->fit.space.left, left, sizeof(left));
+	after->alert = "tight";
+	snprintf(after->message, sizeof(after->message),
+		 "%s: space is short: a point of %s takes about %s (up to "
+		 "%s) of the %s left",
+		 a->repo_path, res->disk, need, worst, left);
+	after->space = res->fit.space;
+	after->needed = res->fit.expected;
+	after->days_until_full = -1;
+}
+
 /*
  * After a committed point: forget the disk's points retention drops and
  * that have expired, then ask the planner how things look. Problems here
@@ -359,14 +380,7 @@ static void cli_cycle_after_commit(struct cli_cycle_args *a, struct repo *r,
 		vr_err_clear(&err);
 	}
 	if (res->fit.verdict == PLAN_TIGHT) {
-		after->alert = "tight";
-		after->space = res->fit.space;
-		after->needed = res->fit.expected;
-		after->days_until_full = -1;
-		for (unsigned i = 0; i < res->nwarnings; i++)
-			if (strstr(res->warnings[i], "space is short"))
-				snprintf(after->message, sizeof(after->message),
-					 "%s", res->warnings[i]);
+		cli_cycle_tight(a, res, after);
 		return;
 	}
 	if (plan_report_make(r, a->repo_path, &po, &rep, &err) < 0)

@@ -183,9 +183,11 @@ static int cycle_plan(struct cycle *c, struct vr_err *err)
 	}
 	if (rc < 0)
 		return rc;
-	progress_format_bytes((double)res->fit.expected, need, sizeof(need));
-	progress_format_bytes((double)res->fit.space.left, left, sizeof(left));
 	if (res->fit.verdict == PLAN_NO_ROOM) {
+		progress_format_bytes((double)res->fit.expected, need,
+				      sizeof(need));
+		progress_format_bytes((double)res->fit.space.left, left,
+				      sizeof(left));
 		res->deferred = true;
 		return vr_err_set(err, -ENOSPC,
 				  "%s: no room for a point of %s: about %s "
@@ -193,11 +195,6 @@ static int cycle_plan(struct cycle *c, struct vr_err *err)
 				  "point kept",
 				  c->repo_path, res->disk, need, left);
 	}
-	if (res->fit.verdict == PLAN_TIGHT)
-		cycle_warn(res,
-			   "%s: space is short: the point of %s needs about "
-			   "%s of the %s left, more if it compresses worse",
-			   c->repo_path, res->disk, need, left);
 	return 0;
 }
 
@@ -589,6 +586,16 @@ int cycle_run(struct repo *r, const char *repo_path, const char *disk_path,
 		rc = cycle_capture(&c, err);
 	if (rc == 0)
 		rc = cycle_commit(&c, disk_path, err);
+	if (rc == -ENOSPC && !res->deferred && err) {
+		/* the estimate was short: the same outcome as no room */
+		char why[VR_ERR_MSG_MAX];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		vr_err_clear(err);
+		vr_err_set(err, rc, "%.200s; cycle deferred, every point kept",
+			   why);
+		res->deferred = true;
+	}
 out:
 	res->seconds = cycle_now() - t0;
 	freeze_close(c.fc); /* a freeze not ended is undone */

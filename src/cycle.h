@@ -38,7 +38,7 @@
 struct vr_err;
 struct repo;
 
-#define CYCLE_MAX_WARNINGS 4
+#define CYCLE_MAX_WARNINGS 2
 
 struct cycle_opts {
 	const char *disk_name; /* NULL: the file name without its extension */
@@ -69,7 +69,9 @@ struct cycle_result {
 	uint64_t expires;  /* the point's expiry; 0: none */
 	/* the planner, before anything was read */
 	struct plan_fit fit;
-	bool deferred;		  /* no room: -ENOSPC, nothing committed */
+	/* no room (the planner said so, or the store ran out): -ENOSPC,
+	 * nothing committed, nothing deleted */
+	bool deferred;
 	size_t forgotten;	  /* expired points forgotten to make room */
 	uint64_t collected_bytes; /* what that freed */
 	/* what went wrong without failing the cycle: a post hook, the bitmap */

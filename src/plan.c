@@ -18,8 +18,13 @@
 
 /* Rates look at a disk's points of the last day before its newest one. */
 #define PLAN_RATE_WINDOW (24 * 3600ull)
-/* Growth looks at the repository's points of the last week. */
+/*
+ * Growth looks at the repository's points of the last week, and only
+ * when they span an hour at least: a line through points seconds apart
+ * says nothing about days.
+ */
 #define PLAN_GROWTH_WINDOW (7 * 24 * 3600ull)
+#define PLAN_GROWTH_MIN_SPAN 3600.0
 /* A cycle's stored/read ratio comes from the disk's last points. */
 #define PLAN_RATIO_POINTS 16
 #define PLAN_DEFAULT_WARN_DAYS 7.0
@@ -162,21 +167,24 @@ static void plan_disk_rates(const struct plan_opts *o,
 /*
  * Repository bytes a day: the least-squares slope of its size after each
  * point of the last week, so one large or empty cycle does not swing it.
- * Fewer than three points, or all at one time: 0 (unknown).
+ * Fewer than three points, or less than an hour of them: 0 (unknown).
  */
 static double plan_growth(const struct catalog_point *pts, size_t n)
 {
-	double sx = 0, sy = 0, sxx = 0, sxy = 0, x, y, k = 0, t0;
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, x, y, k = 0, t0, first;
 	uint64_t newest = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		newest = pts[i].time > newest ? pts[i].time : newest;
 	t0 = (double)newest;
+	first = t0;
 	for (i = 0; i < n; i++) {
 		if (!pts[i].repo_used ||
 		    pts[i].time + PLAN_GROWTH_WINDOW < newest)
 			continue;
+		first = (double)pts[i].time < first ? (double)pts[i].time
+						    : first;
 		x = ((double)pts[i].time - t0) / 86400.0;
 		y = (double)pts[i].repo_used;
 		sx += x;
@@ -185,7 +193,8 @@ static double plan_growth(const struct catalog_point *pts, size_t n)
 		sxy += x * y;
 		k++;
 	}
-	if (k < 3 || k * sxx - sx * sx <= 0)
+	if (k < 3 || t0 - first < PLAN_GROWTH_MIN_SPAN ||
+	    k * sxx - sx * sx <= 0)
 		return 0;
 	return (k * sxy - sx * sy) / (k * sxx - sx * sx);
 }

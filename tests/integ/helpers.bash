@@ -92,16 +92,17 @@ sha_of()
 	echo "${out%% *}"
 }
 
-# assert_one_line_error PATTERN: the handled-error contract (DESIGN.md
-# section 3) for the last `run --separate-stderr`: exit status 1, and
-# exactly one line on stderr, starting with "vhdrecover: " and matching
-# the extended regular expression PATTERN.
+# assert_one_line_error PATTERN [STATUS]: the handled-error contract
+# (DESIGN.md section 3) for the last `run --separate-stderr`: exit status
+# STATUS (1 by default; 3 for a planner alert), and exactly one line on
+# stderr, starting with "vhdrecover: " and matching the extended regular
+# expression PATTERN.
 assert_one_line_error()
 {
-	local pattern=$1
+	local pattern=$1 want=${2:-1}
 
-	if [[ $status -ne 1 ]]; then
-		echo "expected exit status 1, got $status"
+	if [[ $status -ne $want ]]; then
+		echo "expected exit status $want, got $status"
 		echo "stderr: ${stderr-}"
 		return 1
 	fi
