@@ -2,7 +2,8 @@
  * test_repo.c - the repository's chunk store: put/get round trips across
  * packs and reopens, dedup, the writer lock, a crash before the seal
  * (unindexed pack, chunks unreferenced), damaged chunks and indexes found
- * by get and check, and init's refusals.
+ * by get and check, init's refusals, garbage collection (needed chunks
+ * kept, readers respected) and the quota.
  */
 #include <config.h>
 
@@ -295,6 +296,114 @@ static void test_manifest_round_trip_and_damage(void)
 }
 
 /* A base, rebuilt from its manifest and chunks, is the image again. */
+/* Liveness for repo_gc(): chunks whose first byte of hash is even. */
+static bool t_even(void *ctx, const uint8_t hash[REPO_HASH_SIZE])
+{
+	(void)ctx;
+	return hash[0] % 2 == 0;
+}
+
+static void test_repo_gc_keeps_every_needed_chunk(void)
+{
+	const char *path = t_repo();
+	static uint8_t buf[65536], got[65536];
+	uint8_t hash[300][REPO_HASH_SIZE];
+	struct repo_gc_stats st;
+	struct repo_space sp;
+	struct vr_err err = { 0 };
+	struct repo *r, *reader;
+	unsigned i, k, live = 0, distinct = 0;
+	size_t len;
+
+	CU_ASSERT_EQUAL_FATAL(repo_init(path, NULL, &err), 0);
+	r = t_open(path, REPO_OPEN_WRITE);
+	/* three packs: 100 chunks each */
+	for (i = 0; i < 300; i++) {
+		t_chunk(buf, sizeof(buf), i);
+		CU_ASSERT_EQUAL(repo_chunk_put(r, buf, sizeof(buf), hash[i],
+					       NULL, &err),
+				0);
+		if (i % 100 == 99)
+			CU_ASSERT_EQUAL(repo_flush(r, &err), 0);
+		for (k = 0; k < i && memcmp(hash[k], hash[i], 32); k++)
+			;
+		distinct += k == i; /* t_chunk repeats some contents */
+		live += k == i && hash[i][0] % 2 == 0;
+	}
+	/* a reader in: nothing is collected */
+	reader = t_open(path, 0);
+	CU_ASSERT_EQUAL(repo_gc(r, t_even, NULL, &st, &err), 0);
+	CU_ASSERT_TRUE(st.readers_busy);
+	CU_ASSERT_EQUAL(st.chunks_dropped, 0);
+	repo_close(reader);
+
+	CU_ASSERT_EQUAL(repo_space_get(r, &sp, &err), 0);
+	CU_ASSERT_EQUAL(repo_gc(r, t_even, NULL, &st, &err), 0);
+	CU_ASSERT_FALSE(st.readers_busy);
+	CU_ASSERT_EQUAL(st.chunks_dropped, distinct - live);
+	CU_ASSERT_EQUAL(st.chunks_moved, live);
+	CU_ASSERT_EQUAL(st.packs_rewritten, 3);
+	CU_ASSERT_EQUAL(st.bytes_before, sp.used);
+	CU_ASSERT_TRUE(st.bytes_after < st.bytes_before);
+	/* the same open, and a new one, find exactly the needed chunks */
+	for (i = 0; i < 300; i++)
+		CU_ASSERT_EQUAL(repo_chunk_has(r, hash[i]),
+				hash[i][0] % 2 == 0);
+	repo_close(r);
+	r = t_open(path, 0);
+	for (i = 0; i < 300; i++) {
+		int rc = repo_chunk_get(r, hash[i], got, &len, &err);
+
+		vr_err_clear(&err);
+		if (hash[i][0] % 2)
+			CU_ASSERT_EQUAL(rc, -ENOENT);
+		if (hash[i][0] % 2)
+			continue;
+		t_chunk(buf, sizeof(buf), i);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT_EQUAL(memcmp(got, buf, sizeof(buf)), 0);
+	}
+	repo_close(r);
+}
+
+static void test_repo_quota_refuses_puts_beyond_it(void)
+{
+	const char *path = t_repo();
+	struct repo_init_opts o = { .quota = 1024 * 1024 };
+	static uint8_t buf[65536];
+	uint8_t hash[REPO_HASH_SIZE];
+	struct repo_space sp;
+	struct vr_err err = { 0 };
+	struct repo *r;
+	unsigned i;
+	int rc = 0;
+
+	CU_ASSERT_EQUAL_FATAL(repo_init(path, &o, &err), 0);
+	r = t_open(path, REPO_OPEN_WRITE);
+	for (i = 1; rc == 0 && i < 100; i += 2) { /* incompressible */
+		t_chunk(buf, sizeof(buf), i);
+		rc = repo_chunk_put(r, buf, sizeof(buf), hash, NULL, &err);
+	}
+	CU_ASSERT_EQUAL(rc, -ENOSPC);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "quota of 1048576 bytes"));
+	/* what was put before fits, sealed */
+	CU_ASSERT_EQUAL(repo_flush(r, &err), 0);
+	CU_ASSERT_EQUAL(repo_space_get(r, &sp, &err), 0);
+	CU_ASSERT_EQUAL(sp.quota, 1024 * 1024);
+	CU_ASSERT_TRUE(sp.used <= sp.quota);
+	CU_ASSERT_EQUAL(sp.left, sp.quota - sp.used);
+	/* a larger quota, kept across opens */
+	CU_ASSERT_EQUAL(repo_set_quota(r, 4 * 1024 * 1024, &err), 0);
+	repo_close(r);
+	r = t_open(path, REPO_OPEN_WRITE);
+	vr_err_clear(&err);
+	CU_ASSERT_EQUAL(repo_chunk_put(r, buf, sizeof(buf), hash, NULL, &err),
+			0);
+	CU_ASSERT_EQUAL(repo_space_get(r, &sp, &err), 0);
+	CU_ASSERT_EQUAL(sp.quota, 4 * 1024 * 1024);
+	repo_close(r);
+}
+
 static void test_base_add_rebuilds_the_image(void)
 {
 	const char *path = t_repo();
@@ -366,6 +475,10 @@ int main(void)
 	CU_add_test(s, "test_repo_init_refusals", test_repo_init_refusals);
 	CU_add_test(s, "test_manifest_round_trip_and_damage",
 		    test_manifest_round_trip_and_damage);
+	CU_add_test(s, "test_repo_gc_keeps_every_needed_chunk",
+		    test_repo_gc_keeps_every_needed_chunk);
+	CU_add_test(s, "test_repo_quota_refuses_puts_beyond_it",
+		    test_repo_quota_refuses_puts_beyond_it);
 	CU_add_test(s, "test_base_add_rebuilds_the_image",
 		    test_base_add_rebuilds_the_image);
 	return tap_run();
