@@ -276,7 +276,9 @@ static void cli_cycle_report(const struct cli_cycle_args *a,
 
 		json_object_begin(j, NULL);
 		if (rc < 0) {
-			json_string(j, "disk", a->disk_path);
+			/* the disk's name once the cycle knew it */
+			json_string(j, "disk",
+				    res->disk[0] ? res->disk : a->disk_path);
 			json_bool(j, "deferred", res->deferred);
 			if (res->deferred)
 				cli_cycle_json_plan(j, res, after);

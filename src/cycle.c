@@ -136,9 +136,38 @@ static bool cycle_wants(const struct cycle *c, uint64_t i)
 }
 
 /*
+ * Room without losing anything still valid: forget this disk's points its
+ * retention drops that have expired (other disks have rules of their
+ * own), then collect garbage, which also removes what interrupted cycles
+ * left.
+ */
+static int cycle_make_room(struct cycle *c, struct vr_err *err)
+{
+	struct forget_opts fo = { .rules = c->o->retention,
+				  .disk = c->res->disk,
+				  .now = c->m->time,
+				  .keep_unexpired = true };
+	struct forget_result fr = { 0 };
+	bool collected;
+	int rc;
+
+	if (c->o->retention && c->last)
+		rc = forget_run(c->r, c->repo_path, &fo, &fr, err);
+	else
+		rc = forget_collect(c->r, c->repo_path, &fr.gc, &collected,
+				    fr.warning, err);
+	c->res->forgotten = fr.forgotten;
+	c->res->collected_bytes =
+		fr.gc.bytes_before > fr.gc.bytes_after
+			? fr.gc.bytes_before - fr.gc.bytes_after
+			: 0;
+	return rc;
+}
+
+/*
  * Ask the planner whether the point fits, before reading anything. If
- * not, forget what retention lets go (expired points only) and ask again;
- * if it still does not fit, defer: -ENOSPC, nothing changed.
+ * not, make room (cycle_make_room()) and ask again; if it still does not
+ * fit, defer: -ENOSPC, no point made, none still valid deleted.
  */
 static int cycle_plan(struct cycle *c, struct vr_err *err)
 {
@@ -164,18 +193,8 @@ static int cycle_plan(struct cycle *c, struct vr_err *err)
 	if (rc == 0)
 		rc = plan_cycle_fit(c->r, c->repo_path, res->disk, to_read,
 				    c->m->nchunks, &res->fit, err);
-	if (rc == 0 && res->fit.verdict == PLAN_NO_ROOM && c->o->retention) {
-		struct forget_opts fo = { .rules = c->o->retention,
-					  .now = c->m->time,
-					  .keep_unexpired = true };
-		struct forget_result fr;
-
-		rc = forget_run(c->r, c->repo_path, &fo, &fr, err);
-		res->collected_bytes =
-			fr.gc.bytes_before > fr.gc.bytes_after
-				? fr.gc.bytes_before - fr.gc.bytes_after
-				: 0;
-		res->forgotten = fr.forgotten;
+	if (rc == 0 && res->fit.verdict == PLAN_NO_ROOM) {
+		rc = cycle_make_room(c, err);
 		if (rc == 0)
 			rc = plan_cycle_fit(c->r, c->repo_path, res->disk,
 					    to_read, c->m->nchunks, &res->fit,
@@ -192,8 +211,10 @@ static int cycle_plan(struct cycle *c, struct vr_err *err)
 		return vr_err_set(err, -ENOSPC,
 				  "%s: no room for a point of %s: about %s "
 				  "needed, %s left; cycle deferred, every "
-				  "point kept",
-				  c->repo_path, res->disk, need, left);
+				  "unexpired point kept (%zu expired "
+				  "forgotten)",
+				  c->repo_path, res->disk, need, left,
+				  res->forgotten);
 	}
 	return 0;
 }

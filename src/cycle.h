@@ -15,9 +15,9 @@
  * DataWriteGuid) stores "the base's chunk" for everything the base serves.
  *
  * Before anything is read, the planner (plan.h) estimates what the point
- * adds; a point that does not fit, even after forgetting expired points
- * the retention rules drop, is deferred: -ENOSPC, res->deferred, no point
- * deleted to make room.
+ * adds; a point that does not fit, even after forgetting this disk's
+ * expired points its retention drops and collecting garbage, is deferred:
+ * -ENOSPC, res->deferred; no unexpired point is ever deleted for room.
  *
  * Order, so that a crash anywhere loses nothing: chunks stored and sealed,
  * then the point's manifest saved (the commit), then the bitmap reset and

@@ -139,7 +139,8 @@ int forget_collect(struct repo *r, const char *repo_path,
 		if (rc == 0 && st->readers_busy)
 			snprintf(warning, FORGET_WARNING_MAX,
 				 "garbage not collected: %s is being read "
-				 "(restore, mount); run forget again later",
+				 "(restore, mount); collect later (forget, "
+				 "repo gc)",
 				 repo_path);
 	}
 	free(live.slot);

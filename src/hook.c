@@ -34,6 +34,9 @@ int hook_run(const char *what, const char *command, char *const env[],
 			dup2(fd, STDIN_FILENO);
 			close(fd);
 		}
+		/* our stdout carries only results (--json): a hook's goes
+		 * with its stderr */
+		dup2(STDERR_FILENO, STDOUT_FILENO);
 		for (; env && *env; env++)
 			putenv(*env);
 		execl("/bin/sh", "sh", "-c", command, (char *)NULL);

@@ -10,8 +10,9 @@ struct vr_err;
 
 /*
  * Run @command through /bin/sh with our environment plus @env (NULL-ended
- * "NAME=value" strings; may be NULL), stdin from /dev/null, stdout and
- * stderr ours, and wait for it. @what names the hook in messages ("pre
+ * "NAME=value" strings; may be NULL), stdin from /dev/null, its stdout and
+ * stderr on our stderr (our stdout is for results, such as --json), and
+ * wait for it. @what names the hook in messages ("pre
  * hook"). Returns 0 when it exits 0; otherwise -ECANCELED with "@what
  * 'COMMAND' exited with N" (or "was killed by signal N"), or -errno when
  * it could not be started.

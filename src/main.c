@@ -31,7 +31,7 @@ static const struct {
 	{ "merge", cli_merge, "fold a differencing VHDX into its parent" },
 	{ "serve", cli_serve, "export a VHDX over NBD, tracking changes" },
 	{ "changes", cli_changes, "what changed since the last cycle" },
-	{ "repo", cli_repo, "make or check a repository (init, check)" },
+	{ "repo", cli_repo, "make, check, limit, collect a repository" },
 	{ "base", cli_base, "preload a base image into a repository" },
 	{ "replicate", cli_replicate, "one cycle: store a disk's changes" },
 	{ "protect", cli_protect, "replication cycles on a schedule" },

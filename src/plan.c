@@ -82,6 +82,8 @@ int plan_cycle_fit(struct repo *r, const char *repo_path, const char *disk,
 		(uint64_t)((double)to_read * fit->ratio) +
 		plan_metadata_bound(
 			nchunks, (uint64_t)((double)chunks * fit->ratio) + 1);
+	if (fit->expected > fit->worst) /* a ratio of 1: the same bytes */
+		fit->expected = fit->worst;
 	fit->verdict = fit->worst <= fit->space.left	  ? PLAN_FITS
 		       : fit->expected <= fit->space.left ? PLAN_TIGHT
 							  : PLAN_NO_ROOM;
@@ -308,10 +310,8 @@ int plan_report_make(struct repo *r, const char *repo_path,
 	if (rc < 0)
 		goto fail;
 	rep->points = n;
-	for (i = 0; i < rep->ndisks; i++) {
+	for (i = 0; i < rep->ndisks; i++)
 		plan_disk_rates(o, pts, n, &rep->disks[i]);
-		rep->retention_need += rep->disks[i].retention_need;
-	}
 	if (o->disk) {
 		for (i = 0; i < rep->ndisks; i++)
 			if (!strcmp(rep->disks[i].name, o->disk))
@@ -325,6 +325,8 @@ int plan_report_make(struct repo *r, const char *repo_path,
 		rep->disks[0] = rep->disks[i];
 		rep->ndisks = 1;
 	}
+	for (i = 0; i < rep->ndisks; i++)
+		rep->retention_need += rep->disks[i].retention_need;
 	rep->growth_per_day = plan_growth(pts, n);
 	rep->days_until_full =
 		rep->growth_per_day > 0

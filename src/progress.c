@@ -33,7 +33,8 @@ void progress_format_bytes(double bytes, char *buf, size_t size)
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	unsigned u = 0;
 
-	while (bytes >= 1024 && u < 4) {
+	/* 1023.97 MiB prints as 1.0 GiB, not as "1024.0 MiB" */
+	while (bytes >= 1023.95 && u < 4) {
 		bytes /= 1024;
 		u++;
 	}

@@ -679,7 +679,14 @@ static void repo_unload(struct repo *r)
 		free(r->packs[i]);
 	}
 	if (r->pack_fd >= 0) {
+		char *path = NULL;
+
+		/* unsealed: nobody can name its chunks; its room goes back */
 		close(r->pack_fd);
+		if (asprintf(&path, "%s/packs/%s.pack", r->path,
+			     r->packs[r->npacks]) >= 0)
+			unlink(path);
+		free(path);
 		free(r->packs[r->npacks]); /* the open pack's id */
 		r->pack_fd = -1;
 	}

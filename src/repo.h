@@ -67,7 +67,8 @@ int repo_open(const char *path, unsigned flags, struct repo **out,
 
 /*
  * Close without sealing the open pack: chunks put since the last
- * repo_flush() are lost (unreferenced), never half-visible. Accepts NULL.
+ * repo_flush() are dropped (the unsealed pack is removed: nobody can name
+ * its chunks), never half-visible. Accepts NULL.
  */
 void repo_close(struct repo *r);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -148,12 +149,36 @@ static void test_repo_unsealed_pack_is_unreferenced(void)
 	bool added;
 	size_t len;
 
+	pid_t pid;
+	int status;
+
 	CU_ASSERT_EQUAL_FATAL(repo_init(path, NULL, &err), 0);
-	r = t_open(path, REPO_OPEN_WRITE);
 	t_chunk(buf, sizeof(buf), 7);
+	/* closed without a flush: the unsealed pack is removed */
+	r = t_open(path, REPO_OPEN_WRITE);
 	CU_ASSERT_EQUAL(repo_chunk_put(r, buf, sizeof(buf), hash, &added, &err),
 			0);
-	repo_close(r); /* no flush: what a crash leaves */
+	repo_close(r);
+	r = t_open(path, REPO_OPEN_WRITE);
+	CU_ASSERT(!repo_chunk_has(r, hash));
+	CU_ASSERT_EQUAL(repo_check(r, true, &rep, &err), 0);
+	CU_ASSERT_EQUAL(rep.unindexed_packs, 0);
+	repo_close(r);
+	/* a writer that dies before the seal leaves its pack unindexed */
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		r = NULL;
+		if (repo_open(path, REPO_OPEN_WRITE, &r, &err) == 0 &&
+		    repo_chunk_put(r, buf, sizeof(buf), hash, &added, &err) ==
+			    0)
+			_exit(0);
+		_exit(1);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	memset(&rep, 0, sizeof(rep));
+	rep.problem = t_problem;
 	r = t_open(path, REPO_OPEN_WRITE);
 	CU_ASSERT(!repo_chunk_has(r, hash));
 	CU_ASSERT_EQUAL(repo_chunk_get(r, hash, got, &len, &err), -ENOENT);
