@@ -693,7 +693,7 @@ reads_as()
 	run "$VHDRECOVER" points --json r
 	json_true "$output" 'length == 1 and .[0].consistent'
 	run "$VHDRECOVER" points r
-	[[ ${lines[1]} == *" application" ]]
+	[[ ${lines[1]} == *" application -" ]] # no expiry: no retention
 
 	# without hooks: crash-consistent
 	run "$VHDRECOVER" replicate --json r d.vhdx
