@@ -492,6 +492,10 @@ static int cycle_commit(struct cycle *c, const char *disk_path,
 	if (rc < 0)
 		return rc;
 	snprintf(c->res->id, sizeof(c->res->id), "%s", c->m->name);
+	if (plan_usage_note(c->repo_path, c->m->time, space.used, &werr) < 0)
+		cycle_warn(c->res, "%s (the planner's growth history)",
+			   werr.msg);
+	vr_err_clear(&werr);
 	/* committed; a bitmap not kept now costs the next cycle a resync */
 	if (c->fc) {
 		rc = freeze_end(c->fc, true, &werr);

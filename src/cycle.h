@@ -38,7 +38,7 @@
 struct vr_err;
 struct repo;
 
-#define CYCLE_MAX_WARNINGS 2
+#define CYCLE_MAX_WARNINGS 3
 
 struct cycle_opts {
 	const char *disk_name; /* NULL: the file name without its extension */

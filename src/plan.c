@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "progress.h"
 #include "vr_err.h"
+#include "vr_io.h"
 
 /* Rates look at a disk's points of the last day before its newest one. */
 #define PLAN_RATE_WINDOW (24 * 3600ull)
@@ -158,7 +160,9 @@ static void plan_disk_rates(const struct plan_opts *o,
 	}
 	d->compression = stored ? (double)plain / (double)stored : 0;
 	d->dedup = plain ? (double)read / (double)plain : 0;
-	if (o->retention && retention_rules_any(o->retention)) {
+	/* a need projected from minutes of points is noise, not a forecast */
+	if (o->retention && retention_rules_any(o->retention) &&
+	    (double)(last - first) >= PLAN_GROWTH_MIN_SPAN) {
 		d->retention_window =
 			plan_retention_window(o->retention, d->interval);
 		d->retention_need = (uint64_t)(d->stored_per_hour *
@@ -166,29 +170,138 @@ static void plan_disk_rates(const struct plan_opts *o,
 	}
 }
 
+/* One sample of the repository's size. */
+struct plan_sample {
+	uint64_t time, used;
+};
+
+#define PLAN_USAGE_MAGIC "vhdrecover-usage 1\n"
+/* At a cycle a minute, a week is ~10000 lines (~250 KiB): the cap. */
+#define PLAN_USAGE_MAX 16384
+
 /*
- * Repository bytes a day: the least-squares slope of its size after each
- * point of the last week, so one large or empty cycle does not swing it.
- * Fewer than three points, or less than an hour of them: 0 (unknown).
+ * The samples of REPO/usage, oldest first, into a new *@out of *@n; no
+ * file: *@n 0. Lines that do not parse are skipped: it is advisory.
  */
-static double plan_growth(const struct catalog_point *pts, size_t n)
+static int plan_usage_load(const char *repo_path, struct plan_sample **out,
+			   size_t *n)
+{
+	struct plan_sample *s = NULL;
+	unsigned long long t, u;
+	char *path = NULL, line[80];
+	size_t cap = 0;
+	FILE *f;
+
+	*out = NULL;
+	*n = 0;
+	if (asprintf(&path, "%s/usage", repo_path) < 0)
+		return -ENOMEM;
+	f = fopen(path, "r");
+	free(path);
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	if (!fgets(line, sizeof(line), f) || strcmp(line, PLAN_USAGE_MAGIC)) {
+		fclose(f);
+		return 0; /* not ours: ignored, replaced at the next note */
+	}
+	while (fgets(line, sizeof(line), f) && *n < PLAN_USAGE_MAX) {
+		if (sscanf(line, "%llu %llu", &t, &u) != 2)
+			continue;
+		if (*n == cap) {
+			struct plan_sample *g;
+
+			cap = cap ? 2 * cap : 256;
+			g = reallocarray(s, cap, sizeof(*s));
+			if (!g) {
+				free(s);
+				fclose(f);
+				return -ENOMEM;
+			}
+			s = g;
+		}
+		s[(*n)++] = (struct plan_sample){ t, u };
+	}
+	fclose(f);
+	*out = s;
+	return 0;
+}
+
+struct plan_usage_job {
+	const struct plan_sample *s;
+	size_t n;
+};
+
+static int plan_usage_write(int fd, const char *tmp, void *ctx,
+			    struct vr_err *err)
+{
+	const struct plan_usage_job *j = ctx;
+	FILE *f = fdopen(dup(fd), "w");
+	size_t i;
+	int bad;
+
+	if (!f)
+		return vr_err_set(err, -errno, "%s: %s", tmp, strerror(errno));
+	fputs(PLAN_USAGE_MAGIC, f);
+	for (i = 0; i < j->n; i++)
+		fprintf(f, "%" PRIu64 " %" PRIu64 "\n", j->s[i].time,
+			j->s[i].used);
+	bad = ferror(f);
+	if (fclose(f) != 0 || bad)
+		return vr_err_set(err, -EIO, "%s: cannot write", tmp);
+	return 0;
+}
+
+int plan_usage_note(const char *repo_path, uint64_t time, uint64_t used,
+		    struct vr_err *err)
+{
+	struct plan_sample *s = NULL, *g;
+	struct plan_usage_job j;
+	size_t n, first = 0;
+	char *path = NULL;
+	int rc;
+
+	rc = plan_usage_load(repo_path, &s, &n);
+	g = rc == 0 ? reallocarray(s, n + 1, sizeof(*s)) : NULL;
+	if (!g || asprintf(&path, "%s/usage", repo_path) < 0) {
+		free(g ? g : s);
+		return vr_err_set(err, rc < 0 ? rc : -ENOMEM,
+				  "%s/usage: cannot read or grow", repo_path);
+	}
+	s = g;
+	s[n++] = (struct plan_sample){ time, used };
+	/* a week before this sample, and the cap */
+	while (first < n && (s[first].time + PLAN_GROWTH_WINDOW < time ||
+			     n - first > PLAN_USAGE_MAX))
+		first++;
+	j.s = s + first;
+	j.n = n - first;
+	rc = vr_file_replace(path, 0644, 0, plan_usage_write, &j, err);
+	free(path);
+	free(s);
+	return rc;
+}
+
+/*
+ * Repository bytes a day: the least-squares slope of its size over the
+ * last week, so one large or empty cycle does not swing it. Fewer than
+ * three samples, or less than an hour of them: 0 (unknown).
+ */
+static double plan_growth_of(const struct plan_sample *s, size_t n)
 {
 	double sx = 0, sy = 0, sxx = 0, sxy = 0, x, y, k = 0, t0, first;
 	uint64_t newest = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		newest = pts[i].time > newest ? pts[i].time : newest;
+		newest = s[i].time > newest ? s[i].time : newest;
 	t0 = (double)newest;
 	first = t0;
 	for (i = 0; i < n; i++) {
-		if (!pts[i].repo_used ||
-		    pts[i].time + PLAN_GROWTH_WINDOW < newest)
+		if (!s[i].used || s[i].time + PLAN_GROWTH_WINDOW < newest)
 			continue;
-		first = (double)pts[i].time < first ? (double)pts[i].time
-						    : first;
-		x = ((double)pts[i].time - t0) / 86400.0;
-		y = (double)pts[i].repo_used;
+		first = (double)s[i].time < first ? (double)s[i].time : first;
+		x = ((double)s[i].time - t0) / 86400.0;
+		y = (double)s[i].used;
 		sx += x;
 		sy += y;
 		sxx += x * x;
@@ -199,6 +312,33 @@ static double plan_growth(const struct catalog_point *pts, size_t n)
 	    k * sxx - sx * sx <= 0)
 		return 0;
 	return (k * sxy - sx * sy) / (k * sxx - sx * sx);
+}
+
+/*
+ * Growth from REPO/usage, or, for a repository without one, from the
+ * sizes its points record.
+ */
+static int plan_growth(const char *repo_path, const struct catalog_point *pts,
+		       size_t n, double *growth)
+{
+	struct plan_sample *s;
+	size_t k, i;
+	int rc = plan_usage_load(repo_path, &s, &k);
+
+	if (rc < 0)
+		return rc;
+	if (k == 0) {
+		free(s);
+		s = calloc(n + 1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			s[k++] = (struct plan_sample){ pts[i].time,
+						       pts[i].repo_used };
+	}
+	*growth = plan_growth_of(s, k);
+	free(s);
+	return 0;
 }
 
 /* The distinct disks of @pts, in order of their first point. */
@@ -327,7 +467,11 @@ int plan_report_make(struct repo *r, const char *repo_path,
 	}
 	for (i = 0; i < rep->ndisks; i++)
 		rep->retention_need += rep->disks[i].retention_need;
-	rep->growth_per_day = plan_growth(pts, n);
+	rc = plan_growth(repo_path, pts, n, &rep->growth_per_day);
+	if (rc < 0) {
+		vr_err_set(err, rc, "%s/usage: %s", repo_path, strerror(-rc));
+		goto fail;
+	}
 	rep->days_until_full =
 		rep->growth_per_day > 0
 			? (double)rep->space.left / rep->growth_per_day

@@ -4,10 +4,12 @@
  * (DESIGN.md section 4, "Planner"; docs/ARCHITECTURE.md, "Storage
  * planner").
  *
- * Everything is measured from what the points record (bytes each cycle
- * read and stored, before and after compression, and the repository's
- * size right after it) and from the repository's space now: there is no
- * separate history to lose or to disagree with the points.
+ * Rates are measured from what the points record (bytes each cycle read
+ * and stored, before and after compression). Growth needs a history that
+ * outlives retention (a disk kept two hours has two hours of points), so
+ * every commit also appends the repository's size to REPO/usage, a week
+ * of "time bytes" lines; a repository without one falls back to the
+ * sizes the points record.
  *
  *	plan_cycle_fit(r, repo, "vm1", to_read, nchunks, &fit, &err);
  *	plan_report_make(r, repo, &opts, &rep, &err);	the plan verb
@@ -49,6 +51,14 @@ struct plan_fit {
 int plan_cycle_fit(struct repo *r, const char *repo_path, const char *disk,
 		   uint64_t to_read, uint64_t nchunks, struct plan_fit *fit,
 		   struct vr_err *err);
+
+/*
+ * Note that @repo_path took @used bytes at @time (a cycle's commit) in
+ * REPO/usage, dropping lines older than the growth window; replaced
+ * atomically. Returns 0 or -errno (the caller warns: it is advisory).
+ */
+int plan_usage_note(const char *repo_path, uint64_t time, uint64_t used,
+		    struct vr_err *err);
 
 struct plan_opts {
 	uint64_t now;				 /* seconds since 1970 UTC */

@@ -183,6 +183,24 @@ with open(sys.argv[1], "r+b") as f:
 EOF
 }
 
+# disk_sha DISK: SHA-256 of DISK's whole virtual content, read by us.
+disk_sha()
+{
+	local size out
+
+	size=$("$VHDRECOVER" info --json "$1" | jq -r '.virtual_size') ||
+		return 1
+	out=$("$VHDRECOVER" read "$1" 0 "$size" | sha256sum) || return 1
+	echo "${out%% *}"
+}
+
+# point_ids REPO: the committed point ids, sorted by name.
+point_ids()
+{
+	find "$1/points" -name '*.point' -printf '%f\n' | sed 's/\.point$//' |
+		sort
+}
+
 # json_true JSON EXPR [JQ_OPTIONS...]: EXPR (a jq filter) gives exactly
 # `true` on the one JSON document JSON. (jq 1.6's -e exits 0 on empty
 # input, so it cannot be used for this.)

@@ -75,17 +75,6 @@ EOF
 	done <ops
 }
 
-# disk_sha DISK: SHA-256 of DISK's whole virtual content, read by us.
-disk_sha()
-{
-	local size out
-
-	size=$("$VHDRECOVER" info --json "$1" | jq -r '.virtual_size') ||
-		return 1
-	out=$("$VHDRECOVER" read "$1" 0 "$size" | sha256sum) || return 1
-	echo "${out%% *}"
-}
-
 # packs_of REPO: the pack files of REPO, one name a line, sorted.
 packs_of()
 {
@@ -104,13 +93,6 @@ new_pack()
 		return 1
 	fi
 	echo "${p%.pack}"
-}
-
-# point_ids REPO: the committed point ids, sorted by name.
-point_ids()
-{
-	find "$1/points" -name '*.point' -printf '%f\n' | sed 's/\.point$//' |
-		sort
 }
 
 # ---- the tests ----
