@@ -1,0 +1,374 @@
+/*
+ * extfs.c - ext2/3/4 through libext2fs (extfs.h). Our io_manager reads
+ * blocks from a struct disk at the partition's offset; libext2fs finds
+ * the channel's context through the name it passes to open ("vr-disk:"
+ * and the address of a struct extfs_io), as it offers no other way.
+ */
+#include <config.h>
+#include "extfs.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <et/com_err.h>
+#include <ext2fs/ext2_fs.h>
+#include <ext2fs/ext2fs.h>
+
+#include "disk.h"
+#include "vr_err.h"
+
+/* Directories deeper than this are not walked: a corrupt tree cannot loop. */
+#define EXTFS_MAX_DEPTH 128
+#define EXTFS_IO_PREFIX "vr-disk:"
+
+/* What a channel reads from. */
+struct extfs_io {
+	struct disk *d;
+	uint64_t offset, size;
+	struct vr_err *err; /* the error of the call in progress */
+};
+
+struct extfs {
+	ext2_filsys fs;
+	struct extfs_io io;
+	char label[EXT2_LABEL_LEN + 1];
+};
+
+static struct struct_io_manager extfs_io_manager;
+
+static errcode_t extfs_io_open(const char *name, int flags, io_channel *out)
+{
+	struct extfs_io *io = NULL;
+	io_channel ch;
+
+	if (strncmp(name, EXTFS_IO_PREFIX, strlen(EXTFS_IO_PREFIX)) ||
+	    sscanf(name + strlen(EXTFS_IO_PREFIX), "%p", (void **)&io) != 1 ||
+	    !io)
+		return EXT2_ET_BAD_DEVICE_NAME;
+	if (flags & IO_FLAG_RW)
+		return EROFS;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return ENOMEM;
+	ch->name = strdup(name);
+	if (!ch->name) {
+		free(ch);
+		return ENOMEM;
+	}
+	ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+	ch->manager = &extfs_io_manager;
+	ch->block_size = 1024;
+	ch->refcount = 1;
+	ch->private_data = io;
+	*out = ch;
+	return 0;
+}
+
+static errcode_t extfs_io_close(io_channel ch)
+{
+	if (--ch->refcount > 0)
+		return 0;
+	free(ch->name);
+	free(ch);
+	return 0;
+}
+
+static errcode_t extfs_io_set_blksize(io_channel ch, int blksize)
+{
+	if (blksize < 512 || blksize > 65536 || (blksize & (blksize - 1)))
+		return EXT2_ET_INVALID_ARGUMENT;
+	ch->block_size = blksize;
+	return 0;
+}
+
+/* @count blocks, or -@count bytes, at @block: checked against the size. */
+static errcode_t extfs_io_read64(io_channel ch, unsigned long long block,
+				 int count, void *data)
+{
+	struct extfs_io *io = ch->private_data;
+	uint64_t len = count < 0 ? (uint64_t) - (int64_t)count
+				 : (uint64_t)count * (uint64_t)ch->block_size;
+	uint64_t off;
+
+	if (__builtin_mul_overflow(block, (uint64_t)ch->block_size, &off) ||
+	    off > io->size || len > io->size - off)
+		return EXT2_ET_LLSEEK_FAILED;
+	if (len == 0)
+		return 0;
+	if (disk_read(io->d, data, (size_t)len, io->offset + off, io->err) < 0)
+		return EXT2_ET_SHORT_READ;
+	return 0;
+}
+
+static errcode_t extfs_io_read(io_channel ch, unsigned long block, int count,
+			       void *data)
+{
+	return extfs_io_read64(ch, block, count, data);
+}
+
+static errcode_t extfs_io_write(io_channel ch, unsigned long block, int count,
+				const void *data)
+{
+	(void)ch;
+	(void)block;
+	(void)count;
+	(void)data;
+	return EROFS;
+}
+
+static errcode_t extfs_io_write64(io_channel ch, unsigned long long block,
+				  int count, const void *data)
+{
+	return extfs_io_write(ch, (unsigned long)block, count, data);
+}
+
+static errcode_t extfs_io_flush(io_channel ch)
+{
+	(void)ch;
+	return 0;
+}
+
+static struct struct_io_manager extfs_io_manager = {
+	.magic = EXT2_ET_MAGIC_IO_MANAGER,
+	.name = "vhdrecover disk",
+	.open = extfs_io_open,
+	.close = extfs_io_close,
+	.set_blksize = extfs_io_set_blksize,
+	.read_blk = extfs_io_read,
+	.write_blk = extfs_io_write,
+	.flush = extfs_io_flush,
+	.read_blk64 = extfs_io_read64,
+	.write_blk64 = extfs_io_write64,
+};
+
+/* A libext2fs error as our one line (the disk's error if it had one). */
+static int extfs_fail(struct extfs_io *io, errcode_t ec, const char *what,
+		      struct vr_err *err)
+{
+	if (err && err->code)
+		return err->code;
+	return vr_err_set(err, ec == ENOMEM ? -ENOMEM : -VR_ECORRUPT,
+			  "%s: ext file system at 0x%" PRIx64 ": %s: %s",
+			  disk_path(io->d), io->offset, what,
+			  error_message(ec));
+}
+
+int extfs_open(struct disk *d, uint64_t offset, uint64_t size,
+	       struct extfs **out, struct vr_err *err)
+{
+	struct extfs *x = calloc(1, sizeof(*x));
+	uint8_t sb[2];
+	char name[64];
+	errcode_t ec;
+	int rc;
+
+	if (!x)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory",
+				  disk_path(d));
+	x->io = (struct extfs_io){
+		.d = d, .offset = offset, .size = size, .err = err
+	};
+	/* the magic first: "no ext file system here" is no corruption */
+	if (size < 2048 ||
+	    (rc = disk_read(d, sb, 2, offset + 1024 + 56, err)) < 0 ||
+	    sb[0] != 0x53 || sb[1] != 0xef) {
+		free(x);
+		return size < 2048 || (sb[0] != 0x53 || sb[1] != 0xef)
+			       ? vr_err_set(err, -EINVAL,
+					    "%s: no ext2/3/4 file system at "
+					    "0x%" PRIx64,
+					    disk_path(d), offset)
+			       : rc;
+	}
+	snprintf(name, sizeof(name), EXTFS_IO_PREFIX "%p", (void *)&x->io);
+	ec = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0,
+			  0, &extfs_io_manager, &x->fs);
+	if (ec) {
+		rc = extfs_fail(&x->io, ec, "open", err);
+		free(x);
+		return rc;
+	}
+	memcpy(x->label, x->fs->super->s_volume_name, EXT2_LABEL_LEN);
+	x->label[EXT2_LABEL_LEN] = '\0';
+	*out = x;
+	return 0;
+}
+
+void extfs_close(struct extfs *fs)
+{
+	if (!fs)
+		return;
+	ext2fs_close_free(&fs->fs);
+	free(fs);
+}
+
+const char *extfs_label(const struct extfs *fs)
+{
+	return fs->label;
+}
+
+void extfs_uuid(const struct extfs *fs, char out[37])
+{
+	const uint8_t *u = fs->fs->super->s_uuid;
+
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+		 u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* ---- walking ---- */
+
+struct extfs_walk {
+	struct extfs *fs;
+	int (*visit)(void *ctx, const struct extfs_entry *e);
+	void *ctx;
+	struct vr_err *err;
+	char path[4096];
+	size_t len; /* of path */
+	unsigned depth;
+	int rc; /* what stopped the walk */
+};
+
+static int extfs_walk_dir(struct extfs_walk *w, ext2_ino_t dir);
+
+/* A symlink's target into @buf (NUL-terminated, cut to fit). */
+static int extfs_symlink(struct extfs *fs, ext2_ino_t ino,
+			 struct ext2_inode *inode, char *buf, size_t len,
+			 struct vr_err *err)
+{
+	uint64_t size = EXT2_I_SIZE(inode);
+	int64_t got;
+
+	if (size >= len)
+		size = len - 1;
+	if (ext2fs_is_fast_symlink(inode)) {
+		memcpy(buf, (const char *)inode->i_block, size);
+		buf[size] = '\0';
+		return 0;
+	}
+	got = extfs_read(fs, ino, buf, (size_t)size, 0, err);
+	if (got < 0)
+		return (int)got;
+	buf[got] = '\0';
+	return 0;
+}
+
+static int extfs_walk_entry(ext2_ino_t dir, int entry,
+			    struct ext2_dir_entry *de, int offset,
+			    int blocksize, char *buf, void *priv)
+{
+	struct extfs_walk *w = priv;
+	struct ext2_inode_large inode;
+	struct extfs_entry e = { 0 };
+	char target[4096];
+	size_t nlen = ext2fs_dirent_name_len(de), saved = w->len;
+	ext2_ino_t ino = de->inode;
+	errcode_t ec;
+
+	(void)dir;
+	(void)offset;
+	(void)blocksize;
+	(void)buf;
+	if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || !ino ||
+	    (nlen == 1 && de->name[0] == '.') ||
+	    (nlen == 2 && de->name[0] == '.' && de->name[1] == '.'))
+		return 0;
+	if (w->len + 1 + nlen >= sizeof(w->path))
+		return 0; /* a path longer than PATH_MAX: not restorable */
+	w->path[w->len] = '/';
+	memcpy(w->path + w->len + 1, de->name, nlen);
+	w->len += 1 + nlen;
+	w->path[w->len] = '\0';
+	ec = ext2fs_read_inode_full(w->fs->fs, ino, (struct ext2_inode *)&inode,
+				    sizeof(inode));
+	if (ec) {
+		w->rc = extfs_fail(&w->fs->io, ec, w->path, w->err);
+		return DIRENT_ABORT;
+	}
+	e.path = w->path;
+	e.ino = ino;
+	e.mode = inode.i_mode;
+	e.uid = inode.i_uid | (uint32_t)inode.osd2.linux2.l_i_uid_high << 16;
+	e.gid = inode.i_gid | (uint32_t)inode.osd2.linux2.l_i_gid_high << 16;
+	e.nlink = inode.i_links_count;
+	e.size = EXT2_I_SIZE((struct ext2_inode *)&inode);
+	e.atime = (int32_t)inode.i_atime;
+	e.mtime = (int32_t)inode.i_mtime;
+	e.ctime = (int32_t)inode.i_ctime;
+	e.kind = LINUX_S_ISREG(inode.i_mode)   ? EXTFS_FILE
+		 : LINUX_S_ISDIR(inode.i_mode) ? EXTFS_DIR
+		 : LINUX_S_ISLNK(inode.i_mode) ? EXTFS_SYMLINK
+					       : EXTFS_OTHER;
+	if (e.kind == EXTFS_SYMLINK) {
+		w->rc = extfs_symlink(w->fs, ino, (struct ext2_inode *)&inode,
+				      target, sizeof(target), w->err);
+		e.target = target;
+	}
+	if (w->rc == 0)
+		w->rc = w->visit(w->ctx, &e);
+	if (w->rc == 0 && e.kind == EXTFS_DIR && w->depth < EXTFS_MAX_DEPTH)
+		w->rc = extfs_walk_dir(w, ino);
+	w->len = saved;
+	w->path[w->len] = '\0';
+	return w->rc ? DIRENT_ABORT : 0;
+}
+
+static int extfs_walk_dir(struct extfs_walk *w, ext2_ino_t dir)
+{
+	errcode_t ec;
+
+	w->depth++;
+	ec = ext2fs_dir_iterate2(w->fs->fs, dir, 0, NULL, extfs_walk_entry, w);
+	w->depth--;
+	if (ec && !w->rc)
+		w->rc = extfs_fail(&w->fs->io, ec, w->len ? w->path : "/",
+				   w->err);
+	return w->rc;
+}
+
+int extfs_walk(struct extfs *fs,
+	       int (*visit)(void *ctx, const struct extfs_entry *e), void *ctx,
+	       struct vr_err *err)
+{
+	struct extfs_walk *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return vr_err_set(err, -ENOMEM, "out of memory");
+	*w = (struct extfs_walk){
+		.fs = fs, .visit = visit, .ctx = ctx, .err = err
+	};
+	fs->io.err = err;
+	rc = extfs_walk_dir(w, EXT2_ROOT_INO);
+	free(w);
+	return rc;
+}
+
+int64_t extfs_read(struct extfs *fs, uint32_t ino, void *buf, size_t len,
+		   uint64_t off, struct vr_err *err)
+{
+	ext2_file_t file;
+	unsigned int got = 0;
+	errcode_t ec;
+	int rc = 0;
+
+	fs->io.err = err;
+	if (len > UINT32_MAX)
+		len = UINT32_MAX;
+	ec = ext2fs_file_open(fs->fs, ino, 0, &file);
+	if (ec)
+		return extfs_fail(&fs->io, ec, "open file", err);
+	ec = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
+	if (!ec)
+		ec = ext2fs_file_read(file, buf, (unsigned int)len, &got);
+	if (ec)
+		rc = extfs_fail(&fs->io, ec, "read file", err);
+	ext2fs_file_close(file);
+	return rc < 0 ? rc : (int64_t)got;
+}

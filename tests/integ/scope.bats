@@ -1,0 +1,150 @@
+#!/usr/bin/env bats
+# scope.bats - a DR policy's applications looked up inside a recovery
+# point (policy check --repo --point): a GPT disk made by sfdisk with ext4
+# partitions made by mke2fs -d from directory trees, replicated, and each
+# application's files counted in-process against find(1) over the trees.
+
+# shellcheck disable=SC2154 # status, output, stderr: set by bats' run
+load helpers
+
+M=$((1024 * 1024))
+
+setup()
+{
+	vr_setup
+}
+
+teardown()
+{
+	vr_teardown
+}
+
+# tree DIR: a small application tree: www with pages and .tmp files, a
+# database directory, a symlink, nested directories.
+tree()
+{
+	mkdir -p "$1/www/site/img" "$1/www/cache" "$1/db" "$1/etc/nginx"
+	head -c 70000 /dev/urandom >"$1/www/site/index.html"
+	head -c 5000 /dev/urandom >"$1/www/site/img/logo.png"
+	head -c 300 /dev/urandom >"$1/www/cache/page.tmp"
+	head -c 123456 /dev/urandom >"$1/db/main.db"
+	head -c 777 /dev/urandom >"$1/db/journal.tmp"
+	echo "server {}" >"$1/etc/nginx/nginx.conf"
+	ln -s ../www/site/index.html "$1/etc/nginx/index-link"
+}
+
+# count_files DIR FIND-ARGS...: "FILES BYTES" of the regular files find
+# selects under DIR.
+count_files()
+{
+	local dir=$1
+	shift
+	find "$dir" -type f "$@" -printf '%s\n' |
+		awk '{ n++; b += $1 } END { printf "%d %d\n", n, b }'
+}
+
+# gpt_disk OUT TREE1 TREE2: a 64 MiB raw disk with a GPT (sfdisk): ext4
+# partitions 1 (label web) from TREE1 and 2 (label data) from TREE2
+# (mke2fs -d), and an empty partition 3.
+gpt_disk()
+{
+	local out=$1 start size
+	truncate -s 64M "$out"
+	sfdisk --quiet "$out" <<-EOF
+		label: gpt
+		start=2048, size=40960, name=web
+		start=43008, size=40960, name=data
+		start=83968, size=20480, name=empty
+	EOF
+	for p in 1 2; do
+		start=$(sfdisk --json "$out" | jq ".partitiontable.partitions[$((p - 1))].start")
+		size=$(sfdisk --json "$out" | jq ".partitiontable.partitions[$((p - 1))].size")
+		mke2fs -q -F -t ext4 -L "$([ "$p" = 1 ] && echo web || echo data)" \
+			-d "$([ "$p" = 1 ] && echo "$2" || echo "$3")" \
+			-E offset=$((start * 512)) "$out" $((size / 2))k
+	done
+}
+
+@test "policy check --repo --point counts each application's files inside a replicated GPT disk, as find does" {
+	tree t1
+	tree t2
+	head -c 999 /dev/urandom >t2/db/extra.db
+	gpt_disk disk.raw t1 t2
+	"$VHDRECOVER" convert -O vhdx disk.raw base.vhdx
+	"$VHDRECOVER" repo init r
+	"$VHDRECOVER" base add r base.vhdx --name gold
+	"$VHDRECOVER" create child.vhdx --parent base.vhdx
+	"$VHDRECOVER" replicate r child.vhdx
+	cat >p.yaml <<-'EOF'
+		version: 1
+		name: scope-test
+		applications:
+		  - name: web
+		    volume: 1
+		    include: ["/www/**", "/etc/nginx/**"]
+		    exclude: ["**/*.tmp"]
+		  - name: db
+		    volume: data
+		    include: ["/db/*.db"]
+		  - name: nothing
+		    volume: 2
+		    include: ["/no/such/**"]
+	EOF
+	run --separate-stderr "$VHDRECOVER" policy check --json p.yaml \
+		--repo r --point child:latest
+	echo "$output $stderr"
+	[ "$status" -eq 3 ] # "nothing" finds no file
+	read -r n b < <(count_files t1/www ! -name '*.tmp')
+	read -r n2 b2 < <(count_files t1/etc/nginx)
+	nw=$((n + n2)) bw=$((b + b2))
+	json_true "$output" '.found[0].name == "web" and
+		.found[0].files == $n and .found[0].bytes == $b and
+		.found[0].symlinks == 1 and
+		(.found[0].volume | test("web.*partition 1"))' \
+		--argjson n "$nw" --argjson b "$bw"
+	read -r n b < <(count_files t2/db -name '*.db')
+	json_true "$output" '.found[1].name == "db" and .found[1].files == $n
+		and .found[1].bytes == $b and (.found[1].volume |
+		test("data.*partition 2"))' --argjson n "$n" --argjson b "$b"
+	json_true "$output" '.found[2].files == 0 and .found[2].problem == null'
+
+	# the text form says the same, one line per application
+	run --separate-stderr "$VHDRECOVER" policy check p.yaml --repo r \
+		--point child:latest
+	[ "$status" -eq 3 ]
+	[[ $output == *"  web on ext 'web' (partition 1): $nw files, $bw bytes"* ]]
+	[[ $output == *"nothing on ext 'data' (partition 2): 0 files"*"(nothing found)"* ]]
+}
+
+@test "policy check --repo --point names a missing partition, a missing label and a partition without a file system in one line each" {
+	tree t1
+	gpt_disk disk.raw t1 t1
+	"$VHDRECOVER" repo init r
+	"$VHDRECOVER" replicate r disk.raw --name d
+	for vol in 9 nolabel 3; do
+		cat >p.yaml <<-EOF
+			version: 1
+			name: x
+			applications:
+			  - name: a
+			    volume: $vol
+			    include: ["/**"]
+		EOF
+		run --separate-stderr "$VHDRECOVER" policy check --json p.yaml \
+			--repo r --point d:latest
+		echo "$output $stderr"
+		[ "$status" -eq 3 ]
+		case $vol in
+		9) json_true "$output" '.found[0].problem | test("no partition 9 \\(gpt table, 3 partitions\\)")' ;;
+		nolabel) json_true "$output" '.found[0].problem | test("no ext file system with label .nolabel.")' ;;
+		3) json_true "$output" '.found[0].problem | test("partition 3: no file system found")' ;;
+		esac
+	done
+	# usage: --repo without --point
+	run --separate-stderr "$VHDRECOVER" policy check p.yaml --repo r
+	assert_usage_error
+	# a point that does not exist: one line, exit 1
+	run --separate-stderr "$VHDRECOVER" policy check p.yaml --repo r \
+		--point nosuch
+	assert_one_line_error '^vhdrecover: .*nosuch'
+}
