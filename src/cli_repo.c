@@ -86,7 +86,7 @@ static int cli_repo_gc(const char *path)
 	if (rc < 0)
 		return cli_fail(&err, rc, path);
 	if (!collected) {
-		vr_err_set(&err, -EAGAIN, "%s", warning);
+		vr_err_set(&err, -EAGAIN, "%s: %s", path, warning);
 		return cli_fail(&err, -EAGAIN, path);
 	}
 	printf("%s: %" PRIu64 " packs deleted, %" PRIu64 " rewritten, %" PRIu64

@@ -483,6 +483,10 @@ static int cycle_commit(struct cycle *c, const char *disk_path,
 					  c->m->name, err);
 	if (rc < 0)
 		return rc;
+	/* the manifest is the repository's too: within the quota */
+	rc = repo_room(c->r, manifest_size_bound(c->m), err);
+	if (rc < 0)
+		return rc;
 	path = catalog_point_path(c->repo_path, c->m->name);
 	if (!path)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory",

@@ -173,16 +173,17 @@ int extfs_open(struct disk *d, uint64_t offset, uint64_t size,
 		.d = d, .offset = offset, .size = size, .err = err
 	};
 	/* the magic first: "no ext file system here" is no corruption */
-	if (size < 2048 ||
-	    (rc = disk_read(d, sb, 2, offset + 1024 + 56, err)) < 0 ||
-	    sb[0] != 0x53 || sb[1] != 0xef) {
+	rc = size < 2048 ? -EINVAL
+			 : disk_read(d, sb, 2, offset + 1024 + 56, err);
+	if (rc == 0 && (sb[0] != 0x53 || sb[1] != 0xef))
+		rc = -EINVAL;
+	if (rc < 0) {
 		free(x);
-		return size < 2048 || (sb[0] != 0x53 || sb[1] != 0xef)
-			       ? vr_err_set(err, -EINVAL,
-					    "%s: no ext2/3/4 file system at "
-					    "0x%" PRIx64,
-					    disk_path(d), offset)
-			       : rc;
+		return rc != -EINVAL ? rc
+				     : vr_err_set(err, -EINVAL,
+						  "%s: no ext2/3/4 file system "
+						  "at 0x%" PRIx64,
+						  disk_path(d), offset);
 	}
 	snprintf(name, sizeof(name), EXTFS_IO_PREFIX "%p", (void *)&x->io);
 	ec = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0,
@@ -226,6 +227,7 @@ void extfs_uuid(const struct extfs *fs, char out[37])
 
 struct extfs_walk {
 	struct extfs *fs;
+	ext2fs_inode_bitmap seen; /* directories walked: hostile loops end */
 	int (*visit)(void *ctx, const struct extfs_entry *e);
 	void *ctx;
 	struct vr_err *err;
@@ -312,8 +314,14 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 	}
 	if (w->rc == 0)
 		w->rc = w->visit(w->ctx, &e);
-	if (w->rc == 0 && e.kind == EXTFS_DIR && w->depth < EXTFS_MAX_DEPTH)
+	/* each directory once: a hostile tree of directories that list
+	 * themselves (or each other) would otherwise be walked without end */
+	if (w->rc == 0 && e.kind == EXTFS_DIR && w->depth < EXTFS_MAX_DEPTH &&
+	    ino <= w->fs->fs->super->s_inodes_count &&
+	    !ext2fs_test_inode_bitmap2(w->seen, ino)) {
+		ext2fs_mark_inode_bitmap2(w->seen, ino);
 		w->rc = extfs_walk_dir(w, ino);
+	}
 	w->len = saved;
 	w->path[w->len] = '\0';
 	return w->rc ? DIRENT_ABORT : 0;
@@ -337,6 +345,7 @@ int extfs_walk(struct extfs *fs,
 	       struct vr_err *err)
 {
 	struct extfs_walk *w = calloc(1, sizeof(*w));
+	errcode_t ec;
 	int rc;
 
 	if (!w)
@@ -345,7 +354,14 @@ int extfs_walk(struct extfs *fs,
 		.fs = fs, .visit = visit, .ctx = ctx, .err = err
 	};
 	fs->io.err = err;
+	ec = ext2fs_allocate_inode_bitmap(fs->fs, "walked", &w->seen);
+	if (ec) {
+		free(w);
+		return extfs_fail(&fs->io, ec, "walk", err);
+	}
+	ext2fs_mark_inode_bitmap2(w->seen, EXT2_ROOT_INO);
 	rc = extfs_walk_dir(w, EXT2_ROOT_INO);
+	ext2fs_free_inode_bitmap(w->seen);
 	free(w);
 	return rc;
 }

@@ -62,7 +62,8 @@ void extfs_uuid(const struct extfs *fs, char out[37]);
 /*
  * Call @visit for every entry under "/", parents before children, names in
  * directory order. A non-zero return of @visit stops the walk and is
- * returned. Depth is bounded (a corrupt directory cannot loop us).
+ * returned. Each directory is walked once and depth is bounded, so a
+ * hostile tree (directories listing themselves) cannot loop us.
  * Returns 0, what @visit returned, or a negative errno.
  */
 int extfs_walk(struct extfs *fs,

@@ -85,13 +85,14 @@ static int forget_live_load(struct forget_live *l, const char *repo_path,
 			    enum catalog_kind kind, struct vr_err *err)
 {
 	char(*names)[MANIFEST_NAME_MAX] = NULL;
-	struct manifest *m;
 	size_t n, i;
 	uint64_t k;
 	int rc;
 
 	rc = catalog_list_names(repo_path, kind, &names, &n, err);
 	for (i = 0; rc == 0 && i < n; i++) {
+		struct manifest *m = NULL;
+
 		rc = kind == CATALOG_BASES
 			     ? catalog_load_base(repo_path, names[i], &m, err)
 			     : catalog_load_point(repo_path, names[i], &m, err);
@@ -100,6 +101,8 @@ static int forget_live_load(struct forget_live *l, const char *repo_path,
 			rc = 0;
 			continue;
 		}
+		if (rc < 0)
+			break;
 		for (k = 0; rc == 0 && k < m->nchunks; k++)
 			if (m->types[k] == MANIFEST_HASH &&
 			    forget_live_add(l, m->hashes[k]) < 0)
@@ -139,8 +142,8 @@ int forget_collect(struct repo *r, const char *repo_path,
 		if (rc == 0 && st->readers_busy)
 			snprintf(warning, FORGET_WARNING_MAX,
 				 "garbage not collected: %s is being read "
-				 "(restore, mount); collect later (forget, "
-				 "repo gc)",
+				 "(restore, points, plan, check); collect "
+				 "later (forget, repo gc)",
 				 repo_path);
 	}
 	free(live.slot);

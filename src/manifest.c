@@ -158,6 +158,16 @@ static int manifest_write(int fd, const char *tmp, void *ctx,
 		     : 0;
 }
 
+uint64_t manifest_size_bound(const struct manifest *m)
+{
+	uint64_t raw = m->nchunks, i;
+
+	for (i = 0; i < m->nchunks; i++)
+		raw += m->types[i] == MANIFEST_HASH ? REPO_HASH_SIZE : 0;
+	/* zstd's bound: what an incompressible body can grow to, framed */
+	return MF_HEADER + raw + raw / 255 + 1024 + 4;
+}
+
 int manifest_save(const struct manifest *m, const char *path,
 		  struct vr_err *err)
 {

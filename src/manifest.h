@@ -85,6 +85,9 @@ int manifest_new(enum manifest_kind kind, uint64_t size, uint32_t chunk_size,
 
 void manifest_free(struct manifest *m);
 
+/* Bytes manifest_save() writes for @m, at most (for quotas). */
+uint64_t manifest_size_bound(const struct manifest *m);
+
 /*
  * Write @m to @path (temp + fsync + rename; never replacing an existing
  * file). Returns 0, -EEXIST, -ENOSPC, -EIO, -ENOMEM.

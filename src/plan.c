@@ -179,6 +179,26 @@ struct plan_sample {
 /* At a cycle a minute, a week is ~10000 lines (~250 KiB): the cap. */
 #define PLAN_USAGE_MAX 16384
 
+/* "TIME BYTES\n": two decimal numbers that fit 64 bits, nothing else. */
+static bool plan_usage_parse(const char *line, uint64_t *t, uint64_t *u)
+{
+	unsigned long long a, b;
+	char *end;
+
+	if (*line < '0' || *line > '9')
+		return false;
+	errno = 0;
+	a = strtoull(line, &end, 10);
+	if (errno || *end != ' ' || end[1] < '0' || end[1] > '9')
+		return false;
+	b = strtoull(end + 1, &end, 10);
+	if (errno || (*end != '\n' && *end != '\0'))
+		return false;
+	*t = a;
+	*u = b;
+	return true;
+}
+
 /*
  * The samples of REPO/usage, oldest first, into a new *@out of *@n; no
  * file: *@n 0. Lines that do not parse are skipped: it is advisory.
@@ -187,7 +207,7 @@ static int plan_usage_load(const char *repo_path, struct plan_sample **out,
 			   size_t *n)
 {
 	struct plan_sample *s = NULL;
-	unsigned long long t, u;
+	uint64_t t, u;
 	char *path = NULL, line[80];
 	size_t cap = 0;
 	FILE *f;
@@ -205,7 +225,7 @@ static int plan_usage_load(const char *repo_path, struct plan_sample **out,
 		return 0; /* not ours: ignored, replaced at the next note */
 	}
 	while (fgets(line, sizeof(line), f) && *n < PLAN_USAGE_MAX) {
-		if (sscanf(line, "%llu %llu", &t, &u) != 2)
+		if (!plan_usage_parse(line, &t, &u))
 			continue;
 		if (*n == cap) {
 			struct plan_sample *g;
@@ -256,7 +276,7 @@ int plan_usage_note(const char *repo_path, uint64_t time, uint64_t used,
 {
 	struct plan_sample *s = NULL, *g;
 	struct plan_usage_job j;
-	size_t n, first = 0;
+	size_t n, first = 0, kept = 0, k;
 	char *path = NULL;
 	int rc;
 
@@ -268,13 +288,16 @@ int plan_usage_note(const char *repo_path, uint64_t time, uint64_t used,
 				  "%s/usage: cannot read or grow", repo_path);
 	}
 	s = g;
-	s[n++] = (struct plan_sample){ time, used };
-	/* a week before this sample, and the cap */
-	while (first < n && (s[first].time + PLAN_GROWTH_WINDOW < time ||
-			     n - first > PLAN_USAGE_MAX))
+	/* keep the week before this sample; samples after it are of a clock
+	 * that has since gone back: they would hide the real ones */
+	for (k = 0; k < n; k++)
+		if (s[k].time <= time && s[k].time + PLAN_GROWTH_WINDOW >= time)
+			s[kept++] = s[k];
+	s[kept++] = (struct plan_sample){ time, used };
+	while (kept - first > PLAN_USAGE_MAX)
 		first++;
 	j.s = s + first;
-	j.n = n - first;
+	j.n = kept - first;
 	rc = vr_file_replace(path, 0644, 0, plan_usage_write, &j, err);
 	free(path);
 	free(s);
@@ -286,18 +309,22 @@ int plan_usage_note(const char *repo_path, uint64_t time, uint64_t used,
  * last week, so one large or empty cycle does not swing it. Fewer than
  * three samples, or less than an hour of them: 0 (unknown).
  */
-static double plan_growth_of(const struct plan_sample *s, size_t n)
+static double plan_growth_of(const struct plan_sample *s, size_t n,
+			     uint64_t now)
 {
 	double sx = 0, sy = 0, sxx = 0, sxy = 0, x, y, k = 0, t0, first;
 	uint64_t newest = 0;
 	size_t i;
 
+	/* the week before now: a sample from the future is a clock error */
 	for (i = 0; i < n; i++)
-		newest = s[i].time > newest ? s[i].time : newest;
+		if (s[i].time <= now && s[i].time > newest)
+			newest = s[i].time;
 	t0 = (double)newest;
 	first = t0;
 	for (i = 0; i < n; i++) {
-		if (!s[i].used || s[i].time + PLAN_GROWTH_WINDOW < newest)
+		if (!s[i].used || s[i].time > now ||
+		    s[i].time + PLAN_GROWTH_WINDOW < newest)
 			continue;
 		first = (double)s[i].time < first ? (double)s[i].time : first;
 		x = ((double)s[i].time - t0) / 86400.0;
@@ -319,7 +346,7 @@ static double plan_growth_of(const struct plan_sample *s, size_t n)
  * sizes its points record.
  */
 static int plan_growth(const char *repo_path, const struct catalog_point *pts,
-		       size_t n, double *growth)
+		       size_t n, uint64_t now, double *growth)
 {
 	struct plan_sample *s;
 	size_t k, i;
@@ -336,7 +363,7 @@ static int plan_growth(const char *repo_path, const struct catalog_point *pts,
 			s[k++] = (struct plan_sample){ pts[i].time,
 						       pts[i].repo_used };
 	}
-	*growth = plan_growth_of(s, k);
+	*growth = plan_growth_of(s, k, now);
 	free(s);
 	return 0;
 }
@@ -467,7 +494,7 @@ int plan_report_make(struct repo *r, const char *repo_path,
 	}
 	for (i = 0; i < rep->ndisks; i++)
 		rep->retention_need += rep->disks[i].retention_need;
-	rc = plan_growth(repo_path, pts, n, &rep->growth_per_day);
+	rc = plan_growth(repo_path, pts, n, o->now, &rep->growth_per_day);
 	if (rc < 0) {
 		vr_err_set(err, rc, "%s/usage: %s", repo_path, strerror(-rc));
 		goto fail;

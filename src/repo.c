@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,7 +197,7 @@ int repo_init(const char *path, const struct repo_init_opts *opts,
 {
 	struct repo_init_opts o = { REPO_DEFAULT_CHUNK_SIZE,
 				    REPO_DEFAULT_ZSTD_LEVEL, 0 };
-	char *packs = NULL, *config = NULL, *lock = NULL;
+	char *packs = NULL, *config = NULL, *lock = NULL, *readers = NULL;
 	DIR *d;
 	int rc = 0, fd;
 
@@ -233,7 +234,8 @@ int repo_init(const char *path, const struct repo_init_opts *opts,
 	packs = repo_join(path, "packs", NULL);
 	config = repo_join(path, "config", NULL);
 	lock = repo_join(path, "lock", NULL);
-	if (!packs || !config || !lock) {
+	readers = repo_join(path, "readers", NULL);
+	if (!packs || !config || !lock || !readers) {
 		rc = vr_err_set(err, -ENOMEM, "%s: out of memory", path);
 		goto out;
 	}
@@ -247,12 +249,21 @@ int repo_init(const char *path, const struct repo_init_opts *opts,
 		goto out;
 	}
 	close(fd);
+	/* readers' lock (repo_gc()): made now so read-only users find it */
+	fd = open(readers, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = vr_err_set(err, -errno, "%s: %s", readers,
+				strerror(errno));
+		goto out;
+	}
+	close(fd);
 	/* the config last: a directory without one is no repository */
 	rc = vr_file_replace(config, 0644, 0, repo_write_config, &o, err);
 out:
 	free(packs);
 	free(config);
 	free(lock);
+	free(readers);
 	return rc;
 }
 
@@ -548,29 +559,39 @@ static int repo_lock(struct repo *r, struct vr_err *err)
 	return rc;
 }
 
-/* REPO/readers, opened (and made if it can be); -1 if it cannot. */
-static int repo_readers_open(struct repo *r)
+/*
+ * REPO/readers, opened with @flags (made if missing and it can be; init
+ * and every writer make it, so readers find it); -1 if it cannot be.
+ */
+static int repo_readers_open(struct repo *r, int flags)
 {
 	char *path = repo_join(r->path, "readers", NULL);
 	int fd;
 
 	if (!path)
 		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
-		fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+		fd = open(path, flags | O_CREAT | O_CLOEXEC, 0644);
 	free(path);
 	return fd;
 }
 
 /*
- * A reader holds REPO/readers shared while open. A repository it cannot
- * open the file of (read-only media) cannot be collected either.
+ * A reader holds REPO/readers shared while open, waiting while a
+ * collection runs. Only a repository whose file cannot be opened at all
+ * (read-only media made by an older version) is read without it.
  */
 static void repo_readers_join(struct repo *r)
 {
-	r->readers_fd = repo_readers_open(r);
-	if (r->readers_fd >= 0 && flock(r->readers_fd, LOCK_SH) < 0) {
+	int rc;
+
+	r->readers_fd = repo_readers_open(r, O_RDONLY);
+	if (r->readers_fd < 0)
+		return;
+	while ((rc = flock(r->readers_fd, LOCK_SH)) < 0 && errno == EINTR)
+		;
+	if (rc < 0) {
 		close(r->readers_fd);
 		r->readers_fd = -1;
 	}
@@ -640,6 +661,8 @@ int repo_open(const char *path, unsigned flags, struct repo **out,
 	rc = repo_read_config(r, err);
 	if (rc == 0 && (flags & REPO_OPEN_WRITE))
 		rc = repo_lock(r, err);
+	if (rc == 0 && (flags & REPO_OPEN_WRITE)) /* for readers to find */
+		r->readers_fd = repo_readers_open(r, O_RDWR);
 	else if (rc == 0)
 		repo_readers_join(r);
 	if (rc == 0)
@@ -679,13 +702,22 @@ static void repo_unload(struct repo *r)
 		free(r->packs[i]);
 	}
 	if (r->pack_fd >= 0) {
-		char *path = NULL;
+		char *path = NULL, *idx = NULL;
+		struct stat st;
 
-		/* unsealed: nobody can name its chunks; its room goes back */
+		/*
+		 * Unsealed: nobody can name its chunks, so its room goes back.
+		 * But a seal that failed after its index was renamed in (the
+		 * directory fsync) left a pack that is named: keep that one.
+		 */
 		close(r->pack_fd);
 		if (asprintf(&path, "%s/packs/%s.pack", r->path,
-			     r->packs[r->npacks]) >= 0)
+			     r->packs[r->npacks]) >= 0 &&
+		    asprintf(&idx, "%s/packs/%s.idx", r->path,
+			     r->packs[r->npacks]) >= 0 &&
+		    stat(idx, &st) < 0 && errno == ENOENT)
 			unlink(path);
+		free(idx);
 		free(path);
 		free(r->packs[r->npacks]); /* the open pack's id */
 		r->pack_fd = -1;
@@ -1296,6 +1328,11 @@ int repo_space_get(struct repo *r, struct repo_space *s, struct vr_err *err)
 	return 0;
 }
 
+int repo_room(struct repo *r, uint64_t bytes, struct vr_err *err)
+{
+	return repo_quota_room(r, bytes, err);
+}
+
 int repo_set_quota(struct repo *r, uint64_t quota, struct vr_err *err)
 {
 	struct repo_init_opts o = { r->chunk_size, r->zstd_level, quota };
@@ -1352,7 +1389,7 @@ static bool repo_gc_needed(struct repo_gc *g, const struct repo_entry *e)
 static int repo_gc_delete_done(struct repo_gc *g, struct vr_err *err)
 {
 	struct repo *r = g->r;
-	char name[64];
+	char name[NAME_MAX + 8];
 	uint32_t i;
 
 	for (i = 0; i < g->ndone; i++) {
@@ -1374,7 +1411,8 @@ static int repo_gc_delete_done(struct repo_gc *g, struct vr_err *err)
 		return vr_err_set(err, -errno, "%s/packs: fsync: %s", r->path,
 				  strerror(errno));
 	g->ndone = 0;
-	return 0;
+	/* the quota sees the room, so rewrites after this may use it */
+	return repo_usage_scan(r, err);
 }
 
 /* Copy a needed chunk's record as stored (no recompression) to a new pack. */
@@ -1392,7 +1430,9 @@ static int repo_gc_copy(struct repo_gc *g, const struct repo_entry *e,
 		return rc;
 	if (fd < 0)
 		return fd;
-	if (e->raw > r->chunk_size || e->stored > r->zcap)
+	if (e->raw > r->chunk_size || e->stored > r->zcap ||
+	    e->codec > REPO_CODEC_ZSTD ||
+	    (e->codec == REPO_CODEC_NONE && e->stored != e->raw))
 		return vr_err_set(err, -VR_ECORRUPT,
 				  "%s: pack %s: index entry out of range",
 				  r->path, r->packs[e->pack]);
@@ -1519,8 +1559,8 @@ int repo_gc(struct repo *r,
 	rc = repo_flush(r, err);
 	if (rc < 0)
 		return rc;
-	if (r->readers_fd < 0)
-		r->readers_fd = repo_readers_open(r);
+	if (r->readers_fd < 0) /* read-write: NFS emulates flock with it */
+		r->readers_fd = repo_readers_open(r, O_RDWR);
 	if (r->readers_fd < 0 || flock(r->readers_fd, LOCK_EX | LOCK_NB) < 0) {
 		st->readers_busy = true;
 		return 0;

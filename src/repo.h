@@ -153,6 +153,12 @@ struct repo_space {
 int repo_space_get(struct repo *r, struct repo_space *s, struct vr_err *err);
 
 /*
+ * May the repository grow by @bytes within its quota (a manifest about to
+ * be saved)? Returns 0 or -ENOSPC ("quota of N bytes reached").
+ */
+int repo_room(struct repo *r, uint64_t bytes, struct vr_err *err);
+
+/*
  * Set the quota (0: none), rewriting the config atomically; opened for
  * writing. Puts that would take the repository over it fail with -ENOSPC.
  * Returns 0, -EINVAL (read-only open), -errno.

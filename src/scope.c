@@ -107,12 +107,22 @@ int scope_volume_open(struct disk *d, const struct policy_volume *v,
 					disk_path(d), v->partition,
 					partition_scheme_name(scheme), n);
 	} else {
-		for (i = 0; rc == -ENOENT && i < n; i++)
+		struct vr_err first = { 0 };
+
+		/* a damaged partition does not hide the one we look for */
+		for (i = 0; rc != 0 && i < n; i++) {
+			struct vr_err perr = { 0 };
+
 			rc = scope_try(d, v, parts[i].offset, parts[i].size,
-				       parts[i].number, out, err);
-		if (rc == -ENOENT && n == 0)
-			rc = scope_try(d, v, 0, disk_size(d), 0, out, err);
-		if (rc == -ENOENT)
+				       parts[i].number, out, &perr);
+			if (rc < 0 && rc != -ENOENT && !first.code)
+				first = perr;
+		}
+		if (rc != 0 && n == 0)
+			rc = scope_try(d, v, 0, disk_size(d), 0, out, &first);
+		if (rc != 0 && first.code)
+			rc = vr_err_set(err, first.code, "%s", first.msg);
+		else if (rc != 0)
 			rc = vr_err_set(err, -ENOENT,
 					"%s: no ext file system with %s '%s'",
 					disk_path(d),

@@ -822,3 +822,28 @@ YAML
 		.disks[0].rpo_seconds == 5400 and .disks[0].rpo_met == false'
 	[ "$(cat b.log)" = "rpo b" ]
 }
+
+@test "forget with a damaged manifest in the repository forgets as asked but collects nothing, and says why in one warning" {
+	local p
+	"$VHDRECOVER" repo init r
+	"$VHDRECOVER" create d.vhdx --size 16M
+	for p in 1 2 3; do
+		head -c $((1 * M)) /dev/urandom >w
+		"$VHDRECOVER" write d.vhdx 0 w
+		"$VHDRECOVER" replicate r d.vhdx >/dev/null
+		"$VHDRECOVER" replicate r d.vhdx --name other >/dev/null
+	done
+	# one point of the other disk damaged: what it names is unknown
+	p=$(point_ids r | grep '^other-' | head -n 1)
+	truncate -s 300 "r/points/$p.point"
+	find r/packs -type f | sort >packs.before
+	run --separate-stderr "$VHDRECOVER" forget r --disk d --keep-last 1
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	[ "$(point_ids r | grep -c '^d-')" -eq 1 ]
+	[[ $stderr == "vhdrecover: warning: garbage not collected: "*"$p"* ]]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[ "$(find r/packs -type f | sort)" = "$(cat packs.before)" ]
+	run --separate-stderr "$VHDRECOVER" repo gc r
+	assert_one_line_error "^vhdrecover: r: garbage not collected: .*$p"
+}

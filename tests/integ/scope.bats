@@ -148,3 +148,31 @@ gpt_disk()
 		--point nosuch
 	assert_one_line_error '^vhdrecover: .*nosuch'
 }
+
+@test "a hostile ext4 tree whose directories link to themselves and their parent is walked once, in bounded time" {
+	mkdir -p t/a/b/c
+	echo data >t/a/b/c/f
+	truncate -s 16M disk.raw
+	mke2fs -q -F -t ext4 -L loop -d t disk.raw
+	# directory entries pointing back up: /a/b/up -> /a, /a/b/c/self -> /a/b/c
+	debugfs -w -R "link /a /a/b/up" disk.raw
+	debugfs -w -R "link /a/b/c /a/b/c/self" disk.raw
+	debugfs -R "ls -l /a/b" disk.raw | grep -q " up"
+	"$VHDRECOVER" repo init r
+	"$VHDRECOVER" replicate r disk.raw --name d
+	cat >p.yaml <<-'EOF2'
+		version: 1
+		name: x
+		applications:
+		  - name: all
+		    volume: loop
+		    include: ["/**"]
+	EOF2
+	run --separate-stderr timeout 60 "$VHDRECOVER" policy check --json \
+		p.yaml --repo r --point d:latest
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	# the one file, once; the directories each once more at most, as
+	# the entries that point back are met but not walked again
+	json_true "$output" '.found[0].files == 1 and .found[0].dirs <= 7'
+}
