@@ -166,6 +166,30 @@ run 'vhdrecover restore repo vm2:latest --to vm2-now.raw && cmp vm2-now.raw <(vh
 run 'vhdrecover repo check --read-data repo'
 
 echo
+echo "== Scoped restore: a disk with a GPT and an ext4 file system; only the policy's files come back"
+run 'mkdir -p tree/www/site tree/db && echo "<h1>shop</h1>" >tree/www/site/index.html && head -c 200000 /dev/urandom >tree/db/orders.db && ln -s site/index.html tree/www/home'
+run 'truncate -s 64M shop.raw && printf "label: gpt\nstart=2048, size=61440, name=shop\n" | sfdisk --quiet shop.raw'
+run 'mke2fs -q -t ext4 -L shop -d tree -E offset=1048576 shop.raw 30720k'
+run 'vhdrecover convert -O vhdx shop.raw shop.vhdx && vhdrecover replicate repo shop.vhdx'
+cat >shop.yaml <<'EOF'
+version: 1
+name: shop
+applications:
+  - name: db
+    volume: shop
+    include: ["/db/*.db"]
+    restore: { order: 1, post: "echo restored $VR_APP into $VR_TARGET" }
+  - name: web
+    volume: 1
+    include: ["/www/**"]
+    restore: { depends_on: [db] }
+EOF
+run 'cat shop.yaml'
+run 'vhdrecover policy check shop.yaml --repo repo --point shop:latest'
+run 'vhdrecover restore repo shop:latest --policy shop.yaml --to restored'
+run 'find restored | sort && cmp restored/db/db/orders.db tree/db/orders.db && readlink restored/web/www/home'
+
+echo
 echo "== A fixed VHDX made by Windows 10 (from tests/corpus)"
 run "gzip -dc '$ROOT/tests/corpus/dissect/fixed.vhdx.gz' >fixed.vhdx"
 run 'vhdrecover info fixed.vhdx'

@@ -1,6 +1,7 @@
 /*
  * cli_restore.c - "vhdrecover restore REPO POINT --to OUT": a recovery
- * point as a whole disk (restore.h).
+ * point as a whole disk (restore.h), or with --policy the files of its
+ * applications (scoped.h).
  */
 #include <config.h>
 
@@ -12,10 +13,14 @@
 
 #include "catalog.h"
 #include "cli.h"
+#include "disk.h"
 #include "json.h"
 #include "manifest.h"
+#include "point_disk.h"
+#include "policy.h"
 #include "repo.h"
 #include "restore.h"
+#include "scoped.h"
 #include "vr_err.h"
 
 static void cli_restore_usage(FILE *f)
@@ -25,6 +30,8 @@ static void cli_restore_usage(FILE *f)
 		"[--type dynamic|fixed]\n"
 		"       vhdrecover restore REPO POINT --to OUT.vhdx --parent "
 		"LOCAL_BASE.vhdx\n"
+		"       vhdrecover restore REPO POINT --policy P [--app A]... "
+		"--to DIR\n"
 		"Restore recovery point POINT (an id from 'points', latest, "
 		"or DISK:latest)\nas a whole disk: a sparse raw image or a "
 		"new VHDX (by OUT's extension, or\n-O). With --parent, OUT "
@@ -32,7 +39,12 @@ static void cli_restore_usage(FILE *f)
 		"copy of the point's base: LOCAL_BASE is first verified "
 		"against the\nbase's recorded hashes, then only the chunks "
 		"in which the point differs from\nthe base are read from "
-		"REPO and written. OUT is replaced atomically.\n\n"
+		"REPO and written. OUT is replaced atomically.\n"
+		"With --policy, only the files of the policy's applications "
+		"(or those --app\nnames), in restore order, each into DIR/APP/ "
+		"with its pre and post hooks;\nthe guest file systems are read "
+		"in place (ext2/3/4 for now), nothing is\nwritten outside "
+		"DIR, and re-running gives the same tree.\n\n"
 		"  -O raw|vhdx       output format (default: from OUT's "
 		"extension, .vhdx or raw)\n"
 		"  --type T          vhdx: dynamic (default) or fixed\n"
@@ -49,12 +61,76 @@ static bool cli_restore_ends_with(const char *s, const char *ext)
 	return n > e && strcasecmp(s + n - e, ext) == 0;
 }
 
+/* restore --policy: the applications' files into directory @dir. */
+static int cli_restore_scoped(const char *repo_path, const char *spec,
+			      const char *policy_path, const char *const *apps,
+			      size_t napps, const char *dir, bool json)
+{
+	struct manifest *m = NULL, *base = NULL;
+	struct scoped_opts so = { .apps = apps,
+				  .napps = napps,
+				  .repo_path = repo_path };
+	struct scoped_stats st = { 0 };
+	struct vr_err err = { 0 };
+	struct policy *p = NULL;
+	struct repo *r = NULL;
+	struct disk *d = NULL;
+	const char *who = repo_path;
+	int rc;
+
+	rc = policy_load(policy_path, &p, &err);
+	if (rc < 0)
+		return cli_fail(&err, rc, policy_path);
+	rc = repo_open(repo_path, 0, &r, &err);
+	if (rc == 0)
+		rc = catalog_load_point(repo_path, spec, &m, &err);
+	if (rc == 0 && m->base[0])
+		rc = catalog_load_base(repo_path, m->base, &base, &err);
+	if (rc == 0)
+		rc = point_disk_open(r, m, base, &d, &err);
+	if (rc == 0) {
+		so.point = m->name;
+		who = dir;
+		rc = scoped_restore(d, p, dir, &so, &st, &err);
+	}
+	if (rc == 0 && json) {
+		struct json *j = json_new(stdout);
+
+		json_object_begin(j, NULL);
+		json_string(j, "point", m->name);
+		json_string(j, "to", dir);
+		json_uint(j, "apps", st.apps);
+		json_uint(j, "files", st.files);
+		json_uint(j, "dirs", st.dirs);
+		json_uint(j, "symlinks", st.symlinks);
+		json_uint(j, "bytes", st.bytes);
+		json_uint(j, "skipped", st.skipped);
+		json_object_end(j);
+		json_free(j);
+	} else if (rc == 0) {
+		printf("%s: point %s: %u applications restored to %s: %" PRIu64
+		       " files, %" PRIu64 " bytes, %" PRIu64
+		       " directories, %" PRIu64 " symlinks, %" PRIu64
+		       " skipped\n",
+		       repo_path, m->name, st.apps, dir, st.files, st.bytes,
+		       st.dirs, st.symlinks, st.skipped);
+	}
+	disk_close(d);
+	manifest_free(base);
+	manifest_free(m);
+	repo_close(r);
+	policy_free(p);
+	return rc < 0 ? cli_fail(&err, rc, who) : CLI_EXIT_OK;
+}
+
 int cli_restore(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, 't' },
 		{ "type", required_argument, NULL, 'T' },
 		{ "parent", required_argument, NULL, 'p' },
+		{ "policy", required_argument, NULL, 'y' },
+		{ "app", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "no-progress", no_argument, NULL, 'N' },
@@ -64,6 +140,8 @@ int cli_restore(int argc, char **argv)
 	struct restore_opts o = { .vhdx_type = VHDX_TYPE_DYNAMIC,
 				  .mode = PROGRESS_AUTO };
 	const char *out = NULL, *format = NULL, *repo_path, *spec;
+	const char *policy_path = NULL, *apps[64];
+	size_t napps = 0;
 	struct manifest *m = NULL;
 	struct restore_stats st;
 	struct vr_err err = { 0 };
@@ -101,6 +179,14 @@ int cli_restore(int argc, char **argv)
 		case 'N':
 			o.mode = PROGRESS_OFF;
 			break;
+		case 'y':
+			policy_path = optarg;
+			break;
+		case 'a':
+			if (napps == sizeof(apps) / sizeof(apps[0]))
+				return cli_usage("restore", "too many --app");
+			apps[napps++] = optarg;
+			break;
 		case 'h':
 			cli_restore_usage(stdout);
 			return CLI_EXIT_OK;
@@ -112,6 +198,15 @@ int cli_restore(int argc, char **argv)
 		return cli_usage("restore", "expected REPO POINT --to OUT");
 	repo_path = argv[optind];
 	spec = argv[optind + 1];
+	if (napps && !policy_path)
+		return cli_usage("restore", "--app goes with --policy");
+	if (policy_path && (format || o.parent))
+		return cli_usage("restore", "--policy restores files into a "
+					    "directory: no -O, --type or "
+					    "--parent");
+	if (policy_path)
+		return cli_restore_scoped(repo_path, spec, policy_path, apps,
+					  napps, out, json);
 	o.format = (format ? strcmp(format, "vhdx") == 0
 			   : cli_restore_ends_with(out, ".vhdx"))
 			   ? RESTORE_VHDX
