@@ -11,13 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "catalog.h"
 #include "cli.h"
 #include "disk.h"
 #include "json.h"
 #include "point_disk.h"
 #include "policy.h"
-#include "repo.h"
 #include "scope.h"
 #include "vr_err.h"
 
@@ -68,27 +66,21 @@ static int cli_policy_count(void *ctx, const struct extfs_entry *e)
 static int cli_policy_in_point(const struct policy *p, const char *repo_path,
 			       const char *spec, struct json *j)
 {
-	struct manifest *m = NULL, *base = NULL;
+	struct point_disk_named pd;
 	struct vr_err err = { 0 };
-	struct repo *r = NULL;
-	struct disk *d = NULL;
+	struct disk *d;
 	int rc, missing = 0;
 	size_t i;
 
-	rc = repo_open(repo_path, 0, &r, &err);
-	if (rc == 0)
-		rc = catalog_load_point(repo_path, spec, &m, &err);
-	if (rc == 0 && m->base[0])
-		rc = catalog_load_base(repo_path, m->base, &base, &err);
-	if (rc == 0)
-		rc = point_disk_open(r, m, base, &d, &err);
+	rc = point_disk_open_named(repo_path, spec, &pd, &err);
 	if (rc < 0)
-		goto out;
+		return cli_fail(&err, rc, repo_path);
+	d = pd.d;
 	if (j) {
-		json_string(j, "point", m->name);
+		json_string(j, "point", pd.m->name);
 		json_array_begin(j, "found");
 	} else {
-		printf("in point %s:\n", m->name);
+		printf("in point %s:\n", pd.m->name);
 	}
 	for (i = 0; i < policy_app_count(p); i++) {
 		const struct policy_app *a = policy_app_at(p, i);
@@ -133,11 +125,7 @@ static int cli_policy_in_point(const struct policy *p, const char *repo_path,
 	}
 	if (j)
 		json_array_end(j);
-out:
-	disk_close(d);
-	manifest_free(base);
-	manifest_free(m);
-	repo_close(r);
+	point_disk_close_named(&pd);
 	if (rc < 0)
 		return cli_fail(&err, rc, repo_path);
 	return missing ? CLI_EXIT_ALERT : CLI_EXIT_OK;

@@ -66,38 +66,30 @@ static int cli_restore_scoped(const char *repo_path, const char *spec,
 			      const char *policy_path, const char *const *apps,
 			      size_t napps, const char *dir, bool json)
 {
-	struct manifest *m = NULL, *base = NULL;
+	struct point_disk_named pd = { 0 };
 	struct scoped_opts so = { .apps = apps,
 				  .napps = napps,
 				  .repo_path = repo_path };
 	struct scoped_stats st = { 0 };
 	struct vr_err err = { 0 };
 	struct policy *p = NULL;
-	struct repo *r = NULL;
-	struct disk *d = NULL;
 	const char *who = repo_path;
 	int rc;
 
 	rc = policy_load(policy_path, &p, &err);
 	if (rc < 0)
 		return cli_fail(&err, rc, policy_path);
-	rc = repo_open(repo_path, 0, &r, &err);
-	if (rc == 0)
-		rc = catalog_load_point(repo_path, spec, &m, &err);
-	if (rc == 0 && m->base[0])
-		rc = catalog_load_base(repo_path, m->base, &base, &err);
-	if (rc == 0)
-		rc = point_disk_open(r, m, base, &d, &err);
+	rc = point_disk_open_named(repo_path, spec, &pd, &err);
 	if (rc == 0) {
-		so.point = m->name;
+		so.point = pd.m->name;
 		who = dir;
-		rc = scoped_restore(d, p, dir, &so, &st, &err);
+		rc = scoped_restore(pd.d, p, dir, &so, &st, &err);
 	}
 	if (rc == 0 && json) {
 		struct json *j = json_new(stdout);
 
 		json_object_begin(j, NULL);
-		json_string(j, "point", m->name);
+		json_string(j, "point", pd.m->name);
 		json_string(j, "to", dir);
 		json_uint(j, "apps", st.apps);
 		json_uint(j, "files", st.files);
@@ -112,13 +104,10 @@ static int cli_restore_scoped(const char *repo_path, const char *spec,
 		       " files, %" PRIu64 " bytes, %" PRIu64
 		       " directories, %" PRIu64 " symlinks, %" PRIu64
 		       " skipped\n",
-		       repo_path, m->name, st.apps, dir, st.files, st.bytes,
+		       repo_path, pd.m->name, st.apps, dir, st.files, st.bytes,
 		       st.dirs, st.symlinks, st.skipped);
 	}
-	disk_close(d);
-	manifest_free(base);
-	manifest_free(m);
-	repo_close(r);
+	point_disk_close_named(&pd);
 	policy_free(p);
 	return rc < 0 ? cli_fail(&err, rc, who) : CLI_EXIT_OK;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "disk.h"
 #include "manifest.h"
 #include "repo.h"
@@ -165,4 +166,31 @@ int point_disk_open(struct repo *r, const struct manifest *m,
 	pd->base = base;
 	return disk_open_backend(m->name, DISK_FORMAT_POINT, m->size,
 				 &point_disk_ops, pd, out, err);
+}
+
+int point_disk_open_named(const char *repo_path, const char *spec,
+			  struct point_disk_named *pd, struct vr_err *err)
+{
+	int rc;
+
+	memset(pd, 0, sizeof(*pd));
+	rc = repo_open(repo_path, 0, &pd->r, err);
+	if (rc == 0)
+		rc = catalog_load_point(repo_path, spec, &pd->m, err);
+	if (rc == 0 && pd->m->base[0])
+		rc = catalog_load_base(repo_path, pd->m->base, &pd->base, err);
+	if (rc == 0)
+		rc = point_disk_open(pd->r, pd->m, pd->base, &pd->d, err);
+	if (rc < 0)
+		point_disk_close_named(pd);
+	return rc;
+}
+
+void point_disk_close_named(struct point_disk_named *pd)
+{
+	disk_close(pd->d);
+	manifest_free(pd->base);
+	manifest_free(pd->m);
+	repo_close(pd->r);
+	memset(pd, 0, sizeof(*pd));
 }

@@ -22,4 +22,22 @@ int point_disk_open(struct repo *r, const struct manifest *m,
 		    const struct manifest *base, struct disk **out,
 		    struct vr_err *err);
 
+/* A named point of a repository opened as a disk, and what it holds. */
+struct point_disk_named {
+	struct repo *r; /* opened for reading */
+	struct manifest *m, *base;
+	struct disk *d;
+};
+
+/*
+ * Open point @spec (an id, latest, DISK:latest) of @repo_path as a disk
+ * into @pd: the repository, the point, its base, the disk. Returns 0 or
+ * what opening any of them returns; @pd is then closed already.
+ */
+int point_disk_open_named(const char *repo_path, const char *spec,
+			  struct point_disk_named *pd, struct vr_err *err);
+
+/* Close what point_disk_open_named() opened. Accepts a zeroed @pd. */
+void point_disk_close_named(struct point_disk_named *pd);
+
 #endif /* VR_POINT_DISK_H */
