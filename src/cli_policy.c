@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "disk.h"
 #include "json.h"
+#include "manifest.h"
 #include "point_disk.h"
 #include "policy.h"
 #include "scope.h"
