@@ -106,16 +106,32 @@ static int scoped_parent(struct scoped_app *a, const char *path,
 	return dir;
 }
 
-/* Owner and times of what @name in @dir is now (a symlink itself). */
-static void scoped_meta(int dir, const char *name, const struct extfs_entry *e)
+/*
+ * Owner, mode and times of @e onto the file or directory open as @fd:
+ * through the descriptor, never a name, so a name swapped for a symlink
+ * meanwhile changes nothing outside. Best effort: a target that cannot
+ * hold an owner (not root) keeps ours.
+ */
+static void scoped_meta_fd(int fd, const struct extfs_entry *e)
+{
+	struct timespec ts[2] = { { .tv_sec = e->atime },
+				  { .tv_sec = e->mtime } };
+
+	if (geteuid() == 0)
+		(void)fchown(fd, e->uid, e->gid);
+	(void)fchmod(fd, e->mode & 07777);
+	(void)futimens(fd, ts);
+}
+
+/* The same for the symlink @name of @dir itself (it has no mode). */
+static void scoped_meta_link(int dir, const char *name,
+			     const struct extfs_entry *e)
 {
 	struct timespec ts[2] = { { .tv_sec = e->atime },
 				  { .tv_sec = e->mtime } };
 
 	if (geteuid() == 0)
 		(void)fchownat(dir, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW);
-	if (e->kind != EXTFS_SYMLINK)
-		(void)fchmodat(dir, name, e->mode & 07777, 0);
 	(void)utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
@@ -154,17 +170,19 @@ static int scoped_put(struct scoped_app *a, int dir, const char *leaf,
 	if (e->kind == EXTFS_SYMLINK) {
 		if (symlinkat(e->target, dir, tmp) < 0)
 			rc = -errno;
+		else
+			scoped_meta_link(dir, tmp, e);
 	} else {
 		fd = openat(dir, tmp,
 			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 				    O_CLOEXEC,
 			    0600);
 		rc = fd < 0 ? -errno : scoped_copy(a, e, fd);
+		if (rc == 0)
+			scoped_meta_fd(fd, e);
 		if (fd >= 0)
 			close(fd);
 	}
-	if (rc == 0)
-		scoped_meta(dir, tmp, e);
 	if (rc == 0 && renameat(dir, tmp, dir, leaf) < 0)
 		rc = -errno;
 	if (rc < 0) {
@@ -196,13 +214,13 @@ static int scoped_entry(void *ctx, const struct extfs_entry *e)
 				  strerror(-dir));
 	if (e->kind == EXTFS_DIR) {
 		fd = scoped_subdir(dir, leaf, e->mode & 07777);
-		if (fd < 0)
+		if (fd < 0) {
 			rc = vr_err_set(a->err, fd, "%s%s: %s", a->where,
 					e->path, strerror(-fd));
-		else
+		} else {
+			scoped_meta_fd(fd, e);
 			close(fd);
-		if (rc == 0)
-			scoped_meta(dir, leaf, e);
+		}
 		a->st->dirs += rc == 0;
 	} else {
 		rc = scoped_put(a, dir, leaf, e);
