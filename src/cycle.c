@@ -157,10 +157,6 @@ static int cycle_make_room(struct cycle *c, struct vr_err *err)
 		rc = forget_collect(c->r, c->repo_path, &fr.gc, &collected,
 				    fr.warning, err);
 	c->res->forgotten = fr.forgotten;
-	c->res->collected_bytes =
-		fr.gc.bytes_before > fr.gc.bytes_after
-			? fr.gc.bytes_before - fr.gc.bytes_after
-			: 0;
 	return rc;
 }
 

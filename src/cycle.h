@@ -72,8 +72,7 @@ struct cycle_result {
 	/* no room (the planner said so, or the store ran out): -ENOSPC,
 	 * nothing committed, nothing deleted */
 	bool deferred;
-	size_t forgotten;	  /* expired points forgotten to make room */
-	uint64_t collected_bytes; /* what that freed */
+	size_t forgotten; /* expired points forgotten to make room */
 	/* what went wrong without failing the cycle: a post hook, the bitmap */
 	char warnings[CYCLE_MAX_WARNINGS][384];
 	unsigned nwarnings;

@@ -1382,18 +1382,16 @@ static bool repo_gc_needed(struct repo_gc *g, const struct repo_entry *e)
 	       f->off == e->off;
 }
 
-/*
- * Delete the packs in g->done: every index first, made durable, then the
- * packs, so no index ever names a pack that is gone.
- */
-static int repo_gc_delete_done(struct repo_gc *g, struct vr_err *err)
+/* Unlink the @ext file of every pack in g->done, then fsync packs/. */
+static int repo_gc_unlink_done(struct repo_gc *g, const char *ext,
+			       struct vr_err *err)
 {
 	struct repo *r = g->r;
 	char name[NAME_MAX + 8];
 	uint32_t i;
 
 	for (i = 0; i < g->ndone; i++) {
-		snprintf(name, sizeof(name), "%s.idx", r->packs[g->done[i]]);
+		snprintf(name, sizeof(name), "%s%s", r->packs[g->done[i]], ext);
 		if (unlinkat(g->dir_fd, name, 0) < 0 && errno != ENOENT)
 			return vr_err_set(err, -errno, "%s/packs/%s: %s",
 					  r->path, name, strerror(errno));
@@ -1401,18 +1399,24 @@ static int repo_gc_delete_done(struct repo_gc *g, struct vr_err *err)
 	if (g->ndone && fsync(g->dir_fd) < 0)
 		return vr_err_set(err, -errno, "%s/packs: fsync: %s", r->path,
 				  strerror(errno));
-	for (i = 0; i < g->ndone; i++) {
-		snprintf(name, sizeof(name), "%s.pack", r->packs[g->done[i]]);
-		if (unlinkat(g->dir_fd, name, 0) < 0 && errno != ENOENT)
-			return vr_err_set(err, -errno, "%s/packs/%s: %s",
-					  r->path, name, strerror(errno));
-	}
-	if (g->ndone && fsync(g->dir_fd) < 0)
-		return vr_err_set(err, -errno, "%s/packs: fsync: %s", r->path,
-				  strerror(errno));
+	return 0;
+}
+
+/*
+ * Delete the packs in g->done: every index first, made durable, then the
+ * packs, so no index ever names a pack that is gone.
+ */
+static int repo_gc_delete_done(struct repo_gc *g, struct vr_err *err)
+{
+	int rc = repo_gc_unlink_done(g, ".idx", err);
+
+	if (rc == 0)
+		rc = repo_gc_unlink_done(g, ".pack", err);
+	if (rc < 0)
+		return rc;
 	g->ndone = 0;
 	/* the quota sees the room, so rewrites after this may use it */
-	return repo_usage_scan(r, err);
+	return repo_usage_scan(g->r, err);
 }
 
 /* Copy a needed chunk's record as stored (no recompression) to a new pack. */
