@@ -65,7 +65,12 @@ static size_t policy_glob_component(const char *s, char *out)
 	return strcspn(s, "/");
 }
 
-static bool policy_glob_walk(const char *p, const char *s, int fnflags)
+/*
+ * Does @s match @p? Or, with @below, could a path below directory @s
+ * match @p: @s runs out while @p still has components to match.
+ */
+static bool policy_glob_walk(const char *p, const char *s, int fnflags,
+			     bool below)
 {
 	char pc[POLICY_GLOB_NAME_MAX], sc[POLICY_GLOB_NAME_MAX];
 	size_t pn, sn;
@@ -76,22 +81,22 @@ static bool policy_glob_walk(const char *p, const char *s, int fnflags)
 		while (*s == '/')
 			s++;
 		if (!*p)
-			return !*s;
+			return !below && !*s;
 		pn = policy_glob_component(p, pc);
 		if (!strcmp(pc, "**")) {
 			/* none, one, two, ... components of @s */
 			for (;;) {
-				if (policy_glob_walk(p + pn, s, fnflags))
+				if (policy_glob_walk(p + pn, s, fnflags, below))
 					return true;
 				if (!*s)
-					return false;
+					return below; /* ** takes what is below */
 				s += strcspn(s, "/");
 				while (*s == '/')
 					s++;
 			}
 		}
 		if (!*s)
-			return false;
+			return below;
 		sn = policy_glob_component(s, sc);
 		if (sn >= POLICY_GLOB_NAME_MAX || fnmatch(pc, sc, fnflags) != 0)
 			return false;
@@ -104,5 +109,13 @@ bool policy_glob_match(const char *pattern, const char *path, unsigned flags)
 {
 	int fnflags = flags & POLICY_GLOB_CASEFOLD ? FNM_CASEFOLD : 0;
 
-	return policy_glob_walk(pattern, path, fnflags);
+	return policy_glob_walk(pattern, path, fnflags, false);
+}
+
+bool policy_glob_may_match_below(const char *pattern, const char *dir,
+				 unsigned flags)
+{
+	int fnflags = flags & POLICY_GLOB_CASEFOLD ? FNM_CASEFOLD : 0;
+
+	return policy_glob_walk(pattern, dir, fnflags, true);
 }

@@ -26,4 +26,11 @@ const char *policy_glob_problem(const char *pattern);
 /* Does the absolute path @path ("/a/b") match @pattern? */
 bool policy_glob_match(const char *pattern, const char *path, unsigned flags);
 
+/*
+ * Could a path below directory @dir ("/a", "" for the root) match
+ * @pattern? False lets a walk leave the directory out unread.
+ */
+bool policy_glob_may_match_below(const char *pattern, const char *dir,
+				 unsigned flags);
+
 #endif /* VR_POLICY_GLOB_H */

@@ -32,7 +32,7 @@ static void cli_policy_usage(FILE *f)
 		   "With --repo REPO --point POINT (an id, latest, "
 		   "DISK:latest), each application\nis looked up in that "
 		   "recovery point: its volume (partition number, label\n"
-		   "or UUID; ext2/3/4 file systems for now) and the files "
+		   "or UUID; ext2/3/4 and NTFS file systems) and the files "
 		   "its globs select,\ncounted with their bytes, reading "
 		   "only the chunks behind the metadata.\nExit 3 if an "
 		   "application finds no volume or no file.\n");
@@ -43,16 +43,16 @@ struct cli_policy_found {
 	uint64_t files, dirs, symlinks, other, bytes;
 };
 
-static int cli_policy_count(void *ctx, const struct extfs_entry *e)
+static int cli_policy_count(void *ctx, const struct guestfs_entry *e)
 {
 	struct cli_policy_found *f = ctx;
 
-	if (e->kind == EXTFS_FILE) {
+	if (e->kind == GUESTFS_FILE) {
 		f->files++;
 		f->bytes += e->size;
-	} else if (e->kind == EXTFS_DIR) {
+	} else if (e->kind == GUESTFS_DIR) {
 		f->dirs++;
-	} else if (e->kind == EXTFS_SYMLINK) {
+	} else if (e->kind == GUESTFS_SYMLINK) {
 		f->symlinks++;
 	} else {
 		f->other++;

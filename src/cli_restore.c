@@ -5,6 +5,7 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,7 +32,8 @@ static void cli_restore_usage(FILE *f)
 		"       vhdrecover restore REPO POINT --to OUT.vhdx --parent "
 		"LOCAL_BASE.vhdx\n"
 		"       vhdrecover restore REPO POINT --policy P [--app A]... "
-		"--to DIR\n"
+		"[--only-changed-vs-base]\n"
+		"                  --to DIR|FILE.tar|FILE.tar.zst|FILE.zip\n"
 		"Restore recovery point POINT (an id from 'points', latest, "
 		"or DISK:latest)\nas a whole disk: a sparse raw image or a "
 		"new VHDX (by OUT's extension, or\n-O). With --parent, OUT "
@@ -42,9 +44,11 @@ static void cli_restore_usage(FILE *f)
 		"REPO and written. OUT is replaced atomically.\n"
 		"With --policy, only the files of the policy's applications "
 		"(or those --app\nnames), in restore order, each into DIR/APP/ "
-		"with its pre and post hooks;\nthe guest file systems are read "
-		"in place (ext2/3/4 for now), nothing is\nwritten outside "
-		"DIR, and re-running gives the same tree.\n\n"
+		"(or APP/ of an archive, by the\nname's extension) with its "
+		"pre and post hooks; the guest file systems\n(ext2/3/4, NTFS) "
+		"are read in place, nothing is written outside DIR, and\n"
+		"re-running gives the same tree. --only-changed-vs-base: only "
+		"the files that\ndiffer from the point's preloaded base.\n\n"
 		"  -O raw|vhdx       output format (default: from OUT's "
 		"extension, .vhdx or raw)\n"
 		"  --type T          vhdx: dynamic (default) or fixed\n"
@@ -61,52 +65,97 @@ static bool cli_restore_ends_with(const char *s, const char *ext)
 	return n > e && strcasecmp(s + n - e, ext) == 0;
 }
 
-/* restore --policy: the applications' files into directory @dir. */
-static int cli_restore_scoped(const char *repo_path, const char *spec,
-			      const char *policy_path, const char *const *apps,
-			      size_t napps, const char *dir, bool json)
+/* What restore --policy was asked. */
+struct cli_restore_scope {
+	const char *policy_path;
+	const char *apps[64];
+	size_t napps;
+	bool only_changed;
+};
+
+/* The point's base as a disk, for --only-changed-vs-base. */
+static int cli_restore_base_disk(const struct point_disk_named *pd,
+				 struct disk **out, struct vr_err *err)
 {
-	struct point_disk_named pd = { 0 };
-	struct scoped_opts so = { .apps = apps,
-				  .napps = napps,
-				  .repo_path = repo_path };
-	struct scoped_stats st = { 0 };
-	struct vr_err err = { 0 };
-	struct policy *p = NULL;
-	const char *who = repo_path;
-	int rc;
+	if (!pd->base)
+		return vr_err_set(err, -EINVAL,
+				  "point %s has no preloaded base to compare "
+				  "with (--only-changed-vs-base)",
+				  pd->m->name);
+	return point_disk_open(pd->r, pd->base, NULL, out, err);
+}
 
-	rc = policy_load(policy_path, &p, &err);
-	if (rc < 0)
-		return cli_fail(&err, rc, policy_path);
-	rc = point_disk_open_named(repo_path, spec, &pd, &err);
-	if (rc == 0) {
-		so.point = pd.m->name;
-		who = dir;
-		rc = scoped_restore(pd.d, p, dir, &so, &st, &err);
-	}
-	if (rc == 0 && json) {
-		struct json *j = json_new(stdout);
+static void cli_restore_scoped_report(const struct point_disk_named *pd,
+				      const char *repo_path, const char *to,
+				      const struct scoped_stats *st, bool json)
+{
+	struct repo_stats rs;
+	struct json *j;
 
-		json_object_begin(j, NULL);
-		json_string(j, "point", pd.m->name);
-		json_string(j, "to", dir);
-		json_uint(j, "apps", st.apps);
-		json_uint(j, "files", st.files);
-		json_uint(j, "dirs", st.dirs);
-		json_uint(j, "symlinks", st.symlinks);
-		json_uint(j, "bytes", st.bytes);
-		json_uint(j, "skipped", st.skipped);
-		json_object_end(j);
-		json_free(j);
-	} else if (rc == 0) {
+	repo_get_stats(pd->r, &rs);
+	if (!json) {
 		printf("%s: point %s: %u applications restored to %s: %" PRIu64
 		       " files, %" PRIu64 " bytes, %" PRIu64
 		       " directories, %" PRIu64 " symlinks, %" PRIu64
-		       " skipped\n",
-		       repo_path, pd.m->name, st.apps, dir, st.files, st.bytes,
-		       st.dirs, st.symlinks, st.skipped);
+		       " hard links, %" PRIu64 " skipped, %" PRIu64
+		       " unchanged; %" PRIu64
+		       " bytes read from the repository\n",
+		       repo_path, pd->m->name, st->apps, to, st->files,
+		       st->bytes, st->dirs, st->symlinks, st->hardlinks,
+		       st->skipped, st->unchanged, rs.bytes_read);
+		return;
 	}
+	j = json_new(stdout);
+	json_object_begin(j, NULL);
+	json_string(j, "point", pd->m->name);
+	json_string(j, "to", to);
+	json_uint(j, "apps", st->apps);
+	json_uint(j, "files", st->files);
+	json_uint(j, "dirs", st->dirs);
+	json_uint(j, "symlinks", st->symlinks);
+	json_uint(j, "hardlinks", st->hardlinks);
+	json_uint(j, "bytes", st->bytes);
+	json_uint(j, "skipped", st->skipped);
+	json_uint(j, "unchanged", st->unchanged);
+	json_uint(j, "chunks_fetched", rs.chunks_read);
+	json_uint(j, "bytes_fetched", rs.bytes_read);
+	json_object_end(j);
+	json_free(j);
+}
+
+/* restore --policy: the applications' files into directory or archive
+ * @to. */
+static int cli_restore_scoped(const char *repo_path, const char *spec,
+			      const struct cli_restore_scope *c, const char *to,
+			      enum progress_mode mode, bool json)
+{
+	struct point_disk_named pd = { 0 };
+	struct scoped_opts so = { .apps = c->apps,
+				  .napps = c->napps,
+				  .repo_path = repo_path,
+				  .progress = mode };
+	struct scoped_stats st = { 0 };
+	struct vr_err err = { 0 };
+	struct policy *p = NULL;
+	struct disk *base = NULL;
+	const char *who = repo_path;
+	int rc;
+
+	rc = policy_load(c->policy_path, &p, &err);
+	if (rc < 0)
+		return cli_fail(&err, rc, c->policy_path);
+	rc = point_disk_open_named(repo_path, spec, &pd, &err);
+	if (rc == 0 && c->only_changed)
+		rc = cli_restore_base_disk(&pd, &base, &err);
+	if (rc == 0) {
+		so.point = pd.m->name;
+		so.base = base;
+		who = to;
+		rc = scoped_restore(pd.d, p, to, &so, &st, &err);
+	}
+	if (rc == 0)
+		cli_restore_scoped_report(&pd, repo_path, to, &st, json);
+	disk_close(base);
 	point_disk_close_named(&pd);
 	policy_free(p);
 	return rc < 0 ? cli_fail(&err, rc, who) : CLI_EXIT_OK;
@@ -120,6 +169,7 @@ int cli_restore(int argc, char **argv)
 		{ "parent", required_argument, NULL, 'p' },
 		{ "policy", required_argument, NULL, 'y' },
 		{ "app", required_argument, NULL, 'a' },
+		{ "only-changed-vs-base", no_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "no-progress", no_argument, NULL, 'N' },
@@ -129,8 +179,7 @@ int cli_restore(int argc, char **argv)
 	struct restore_opts o = { .vhdx_type = VHDX_TYPE_DYNAMIC,
 				  .mode = PROGRESS_AUTO };
 	const char *out = NULL, *format = NULL, *repo_path, *spec;
-	const char *policy_path = NULL, *apps[64];
-	size_t napps = 0;
+	struct cli_restore_scope scope = { 0 };
 	struct manifest *m = NULL;
 	struct restore_stats st;
 	struct vr_err err = { 0 };
@@ -169,12 +218,16 @@ int cli_restore(int argc, char **argv)
 			o.mode = PROGRESS_OFF;
 			break;
 		case 'y':
-			policy_path = optarg;
+			scope.policy_path = optarg;
 			break;
 		case 'a':
-			if (napps == sizeof(apps) / sizeof(apps[0]))
+			if (scope.napps ==
+			    sizeof(scope.apps) / sizeof(scope.apps[0]))
 				return cli_usage("restore", "too many --app");
-			apps[napps++] = optarg;
+			scope.apps[scope.napps++] = optarg;
+			break;
+		case 'C':
+			scope.only_changed = true;
 			break;
 		case 'h':
 			cli_restore_usage(stdout);
@@ -187,15 +240,16 @@ int cli_restore(int argc, char **argv)
 		return cli_usage("restore", "expected REPO POINT --to OUT");
 	repo_path = argv[optind];
 	spec = argv[optind + 1];
-	if (napps && !policy_path)
-		return cli_usage("restore", "--app goes with --policy");
-	if (policy_path && (format || o.parent))
+	if ((scope.napps || scope.only_changed) && !scope.policy_path)
+		return cli_usage("restore", "--app and --only-changed-vs-base "
+					    "go with --policy");
+	if (scope.policy_path && (format || o.parent))
 		return cli_usage("restore", "--policy restores files into a "
-					    "directory: no -O, --type or "
-					    "--parent");
-	if (policy_path)
-		return cli_restore_scoped(repo_path, spec, policy_path, apps,
-					  napps, out, json);
+					    "directory or an archive: no -O, "
+					    "--type or --parent");
+	if (scope.policy_path)
+		return cli_restore_scoped(repo_path, spec, &scope, out, o.mode,
+					  json);
 	o.format = (format ? strcmp(format, "vhdx") == 0
 			   : cli_restore_ends_with(out, ".vhdx"))
 			   ? RESTORE_VHDX

@@ -1,6 +1,6 @@
 /*
- * extfs.c - ext2/3/4 through libext2fs (extfs.h). Our io_manager reads
- * blocks from a struct disk at the partition's offset; libext2fs finds
+ * extfs.c - ext2/3/4 through libext2fs (extfs.h, guestfs.h). Our io_manager
+ * reads blocks from a struct disk at the partition's offset; libext2fs finds
  * the channel's context through the name it passes to open ("vr-disk:"
  * and the address of a struct extfs_io), as it offers no other way.
  */
@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "disk.h"
+#include "guestfs.h"
 #include "vr_err.h"
 
 /* Directories deeper than this are not walked: a corrupt tree cannot loop. */
@@ -35,10 +37,14 @@ struct extfs_io {
 struct extfs {
 	ext2_filsys fs;
 	struct extfs_io io;
-	char label[EXT2_LABEL_LEN + 1];
 };
 
 static struct struct_io_manager extfs_io_manager;
+static const struct guestfs_ops extfs_ops;
+static const char *extfs_type(struct extfs *fs);
+static void extfs_uuid(const struct extfs *fs, char out[37]);
+static int64_t extfs_read(void *impl, uint64_t ino, void *buf, size_t len,
+			  uint64_t off, struct vr_err *err);
 
 static errcode_t extfs_io_open(const char *name, int flags, io_channel *out)
 {
@@ -158,11 +164,11 @@ static int extfs_fail(struct extfs_io *io, errcode_t ec, const char *what,
 }
 
 int extfs_open(struct disk *d, uint64_t offset, uint64_t size,
-	       struct extfs **out, struct vr_err *err)
+	       struct guestfs **out, struct vr_err *err)
 {
 	struct extfs *x = calloc(1, sizeof(*x));
+	char name[64], label[EXT2_LABEL_LEN + 1], uuid[37];
 	uint8_t sb[2];
-	char name[64];
 	errcode_t ec;
 	int rc;
 
@@ -193,26 +199,33 @@ int extfs_open(struct disk *d, uint64_t offset, uint64_t size,
 		free(x);
 		return rc;
 	}
-	memcpy(x->label, x->fs->super->s_volume_name, EXT2_LABEL_LEN);
-	x->label[EXT2_LABEL_LEN] = '\0';
-	*out = x;
-	return 0;
+	memcpy(label, x->fs->super->s_volume_name, EXT2_LABEL_LEN);
+	label[EXT2_LABEL_LEN] = '\0';
+	extfs_uuid(x, uuid);
+	return guestfs_new(extfs_type(x), &extfs_ops, x, label, uuid, false,
+			   out, err);
 }
 
-void extfs_close(struct extfs *fs)
+static void extfs_close(void *impl)
 {
-	if (!fs)
-		return;
+	struct extfs *fs = impl;
+
 	ext2fs_close_free(&fs->fs);
 	free(fs);
 }
 
-const char *extfs_label(const struct extfs *fs)
+/* "ext4" if it has extents or 64-bit groups, "ext3" with a journal. */
+static const char *extfs_type(struct extfs *fs)
 {
-	return fs->label;
+	struct ext2_super_block *sb = fs->fs->super;
+
+	if (ext2fs_has_feature_extents(sb) || ext2fs_has_feature_64bit(sb) ||
+	    ext2fs_has_feature_flex_bg(sb))
+		return "ext4";
+	return ext2fs_has_feature_journal(sb) ? "ext3" : "ext2";
 }
 
-void extfs_uuid(const struct extfs *fs, char out[37])
+static void extfs_uuid(const struct extfs *fs, char out[37])
 {
 	const uint8_t *u = fs->fs->super->s_uuid;
 
@@ -228,7 +241,7 @@ void extfs_uuid(const struct extfs *fs, char out[37])
 struct extfs_walk {
 	struct extfs *fs;
 	ext2fs_inode_bitmap seen; /* directories walked: hostile loops end */
-	int (*visit)(void *ctx, const struct extfs_entry *e);
+	int (*visit)(void *ctx, const struct guestfs_entry *e);
 	void *ctx;
 	struct vr_err *err;
 	char path[4096];
@@ -261,17 +274,44 @@ static int extfs_symlink(struct extfs *fs, ext2_ino_t ino,
 	return 0;
 }
 
+/*
+ * A time of @inode: @secs, and if the inode is large enough to hold
+ * @extra (at @extra_at), its two epoch bits and nanoseconds.
+ */
+static bool extfs_inode_has(const struct ext2_inode_large *inode,
+			    size_t field_at)
+{
+	return EXT2_GOOD_OLD_INODE_SIZE + (size_t)inode->i_extra_isize >=
+	       field_at + sizeof(uint32_t);
+}
+
+static struct timespec extfs_time(const struct ext2_inode_large *inode,
+				  uint32_t secs, uint32_t extra,
+				  size_t extra_at)
+{
+	struct timespec ts = { .tv_sec = (int32_t)secs };
+
+	if (extfs_inode_has(inode, extra_at)) {
+		ts.tv_sec += (int64_t)(extra & 3) << 32;
+		ts.tv_nsec = (long)(extra >> 2);
+		if (ts.tv_nsec > 999999999)
+			ts.tv_nsec = 0;
+	}
+	return ts;
+}
+
 static int extfs_walk_entry(ext2_ino_t dir, int entry,
 			    struct ext2_dir_entry *de, int offset,
 			    int blocksize, char *buf, void *priv)
 {
 	struct extfs_walk *w = priv;
-	struct ext2_inode_large inode;
-	struct extfs_entry e = { 0 };
+	struct ext2_inode_large inode = { 0 };
+	struct guestfs_entry e = { 0 };
 	char target[4096];
 	size_t nlen = ext2fs_dirent_name_len(de), saved = w->len;
 	ext2_ino_t ino = de->inode;
 	errcode_t ec;
+	int rc = 0;
 
 	(void)dir;
 	(void)offset;
@@ -300,23 +340,33 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 	e.gid = inode.i_gid | (uint32_t)inode.osd2.linux2.l_i_gid_high << 16;
 	e.nlink = inode.i_links_count;
 	e.size = EXT2_I_SIZE((struct ext2_inode *)&inode);
-	e.atime = (int32_t)inode.i_atime;
-	e.mtime = (int32_t)inode.i_mtime;
-	e.ctime = (int32_t)inode.i_ctime;
-	e.kind = LINUX_S_ISREG(inode.i_mode)   ? EXTFS_FILE
-		 : LINUX_S_ISDIR(inode.i_mode) ? EXTFS_DIR
-		 : LINUX_S_ISLNK(inode.i_mode) ? EXTFS_SYMLINK
-					       : EXTFS_OTHER;
-	if (e.kind == EXTFS_SYMLINK) {
+	e.atime = extfs_time(&inode, inode.i_atime, inode.i_atime_extra,
+			     offsetof(struct ext2_inode_large, i_atime_extra));
+	e.mtime = extfs_time(&inode, inode.i_mtime, inode.i_mtime_extra,
+			     offsetof(struct ext2_inode_large, i_mtime_extra));
+	e.ctime = extfs_time(&inode, inode.i_ctime, inode.i_ctime_extra,
+			     offsetof(struct ext2_inode_large, i_ctime_extra));
+	if (extfs_inode_has(&inode,
+			    offsetof(struct ext2_inode_large, i_crtime_extra)))
+		e.btime = extfs_time(
+			&inode, inode.i_crtime, inode.i_crtime_extra,
+			offsetof(struct ext2_inode_large, i_crtime_extra));
+	e.kind = LINUX_S_ISREG(inode.i_mode)   ? GUESTFS_FILE
+		 : LINUX_S_ISDIR(inode.i_mode) ? GUESTFS_DIR
+		 : LINUX_S_ISLNK(inode.i_mode) ? GUESTFS_SYMLINK
+					       : GUESTFS_OTHER;
+	if (e.kind == GUESTFS_SYMLINK) {
 		w->rc = extfs_symlink(w->fs, ino, (struct ext2_inode *)&inode,
 				      target, sizeof(target), w->err);
 		e.target = target;
 	}
 	if (w->rc == 0)
-		w->rc = w->visit(w->ctx, &e);
+		rc = w->visit(w->ctx, &e);
+	if (rc < 0)
+		w->rc = rc;
 	/* each directory once: a hostile tree of directories that list
 	 * themselves (or each other) would otherwise be walked without end */
-	if (w->rc == 0 && e.kind == EXTFS_DIR && w->depth < EXTFS_MAX_DEPTH &&
+	if (rc == 0 && e.kind == GUESTFS_DIR && w->depth < EXTFS_MAX_DEPTH &&
 	    ino <= w->fs->fs->super->s_inodes_count &&
 	    !ext2fs_test_inode_bitmap2(w->seen, ino)) {
 		ext2fs_mark_inode_bitmap2(w->seen, ino);
@@ -340,10 +390,11 @@ static int extfs_walk_dir(struct extfs_walk *w, ext2_ino_t dir)
 	return w->rc;
 }
 
-int extfs_walk(struct extfs *fs,
-	       int (*visit)(void *ctx, const struct extfs_entry *e), void *ctx,
-	       struct vr_err *err)
+static int extfs_walk(void *impl,
+		      int (*visit)(void *ctx, const struct guestfs_entry *e),
+		      void *ctx, struct vr_err *err)
 {
+	struct extfs *fs = impl;
 	struct extfs_walk *w = calloc(1, sizeof(*w));
 	errcode_t ec;
 	int rc;
@@ -366,9 +417,10 @@ int extfs_walk(struct extfs *fs,
 	return rc;
 }
 
-int64_t extfs_read(struct extfs *fs, uint32_t ino, void *buf, size_t len,
-		   uint64_t off, struct vr_err *err)
+static int64_t extfs_read(void *impl, uint64_t ino, void *buf, size_t len,
+			  uint64_t off, struct vr_err *err)
 {
+	struct extfs *fs = impl;
 	ext2_file_t file;
 	unsigned int got = 0;
 	errcode_t ec;
@@ -377,7 +429,10 @@ int64_t extfs_read(struct extfs *fs, uint32_t ino, void *buf, size_t len,
 	fs->io.err = err;
 	if (len > UINT32_MAX)
 		len = UINT32_MAX;
-	ec = ext2fs_file_open(fs->fs, ino, 0, &file);
+	if (ino == 0 || ino > fs->fs->super->s_inodes_count)
+		return vr_err_set(err, -EINVAL, "%s: no inode %" PRIu64,
+				  disk_path(fs->io.d), ino);
+	ec = ext2fs_file_open(fs->fs, (ext2_ino_t)ino, 0, &file);
 	if (ec)
 		return extfs_fail(&fs->io, ec, "open file", err);
 	ec = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
@@ -388,3 +443,9 @@ int64_t extfs_read(struct extfs *fs, uint32_t ino, void *buf, size_t len,
 	ext2fs_file_close(file);
 	return rc < 0 ? rc : (int64_t)got;
 }
+
+static const struct guestfs_ops extfs_ops = {
+	.walk = extfs_walk,
+	.read = extfs_read,
+	.close = extfs_close,
+};

@@ -17,11 +17,26 @@
 #include "repo.h"
 #include "vr_err.h"
 
+/*
+ * Chunks fetched lately, kept so that the blocks a guest file system
+ * reads again and again (inode tables, directories, extent trees between
+ * the file data it reads) are fetched from the repository once.
+ */
+#define POINT_DISK_CACHE_BYTES (8u * 1024 * 1024)
+#define POINT_DISK_CACHE_MIN 2u
+
+struct point_disk_slot {
+	uint64_t index; /* the chunk's index + 1; 0: empty */
+	uint64_t used;	/* pd->tick when last read: the oldest goes */
+	uint8_t *data;
+};
+
 struct point_disk {
 	struct repo *r;
 	const struct manifest *m, *base;
-	uint8_t *chunk;	 /* the last chunk fetched */
-	uint64_t cached; /* its index + 1; 0: none */
+	struct point_disk_slot *slots;
+	size_t nslots;
+	uint64_t tick;
 };
 
 /* The hash behind chunk @i, or NULL if it reads as zeros. */
@@ -38,19 +53,34 @@ static const uint8_t *point_disk_hash(const struct point_disk *pd, uint64_t i)
 	}
 }
 
-/* Fetch chunk @i into pd->chunk. */
+/* Chunk @i, from the cache or fetched into it: *@data. */
 static int point_disk_fetch(struct point_disk *pd, uint64_t i,
-			    struct vr_err *err)
+			    const uint8_t **data, struct vr_err *err)
 {
 	const uint8_t *h = point_disk_hash(pd, i);
-	size_t want = manifest_chunk_len(pd->m, i), got = 0;
+	size_t want = manifest_chunk_len(pd->m, i), got = 0, k;
+	struct point_disk_slot *slot = &pd->slots[0];
 	char name[65];
 	int rc;
 
-	if (pd->cached == i + 1)
-		return 0;
-	pd->cached = 0;
-	rc = repo_chunk_get(pd->r, h, pd->chunk, &got, err);
+	pd->tick++;
+	for (k = 0; k < pd->nslots; k++) {
+		if (pd->slots[k].index == i + 1) {
+			pd->slots[k].used = pd->tick;
+			*data = pd->slots[k].data;
+			return 0;
+		}
+		if (pd->slots[k].used < slot->used)
+			slot = &pd->slots[k];
+	}
+	slot->index = 0;
+	/* as long as a stored chunk can say: the repository's chunk size */
+	if (!slot->data)
+		slot->data = malloc(repo_chunk_size(pd->r));
+	if (!slot->data)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory",
+				  pd->m->name);
+	rc = repo_chunk_get(pd->r, h, slot->data, &got, err);
 	if (rc == 0 && got != want) {
 		repo_hash_format(h, name);
 		rc = vr_err_set(err, -VR_ECORRUPT,
@@ -69,7 +99,9 @@ static int point_disk_fetch(struct point_disk *pd, uint64_t i,
 	}
 	if (rc < 0)
 		return rc;
-	pd->cached = i + 1;
+	slot->index = i + 1;
+	slot->used = pd->tick;
+	*data = slot->data;
 	return 0;
 }
 
@@ -90,10 +122,12 @@ static int point_disk_read(void *ctx, void *buf, size_t len, uint64_t off,
 		if (!point_disk_hash(pd, i)) {
 			memset(p, 0, n);
 		} else {
-			rc = point_disk_fetch(pd, i, err);
+			const uint8_t *chunk;
+
+			rc = point_disk_fetch(pd, i, &chunk, err);
 			if (rc < 0)
 				return rc;
-			memcpy(p, pd->chunk + in, n);
+			memcpy(p, chunk + in, n);
 		}
 		p += n;
 		off += n;
@@ -122,8 +156,11 @@ static int point_disk_extent(void *ctx, uint64_t off, uint64_t len,
 static void point_disk_close(void *ctx)
 {
 	struct point_disk *pd = ctx;
+	size_t k;
 
-	free(pd->chunk);
+	for (k = 0; pd->slots && k < pd->nslots; k++)
+		free(pd->slots[k].data);
+	free(pd->slots);
 	free(pd);
 }
 
@@ -155,10 +192,14 @@ int point_disk_open(struct repo *r, const struct manifest *m,
 				  "repository's",
 				  m->name, (unsigned)m->chunk_size);
 	pd = calloc(1, sizeof(*pd));
-	if (pd) /* a chunk read is as long as the stored chunk says */
-		pd->chunk = malloc(repo_chunk_size(r));
-	if (!pd || !pd->chunk) {
-		free(pd);
+	if (!pd)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", m->name);
+	pd->nslots = POINT_DISK_CACHE_BYTES / repo_chunk_size(r);
+	if (pd->nslots < POINT_DISK_CACHE_MIN)
+		pd->nslots = POINT_DISK_CACHE_MIN;
+	pd->slots = calloc(pd->nslots, sizeof(*pd->slots));
+	if (!pd->slots) {
+		point_disk_close(pd);
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", m->name);
 	}
 	pd->r = r;

@@ -12,74 +12,60 @@
 #include <strings.h>
 
 #include "disk.h"
+#include "guestfs.h"
 #include "glob.h"
 #include "partition.h"
 #include "vr_err.h"
 
 struct scope_volume {
-	struct extfs *fs;
+	struct guestfs *fs;
 	char describe[200];
 };
-
-/* What file system starts at @off of @d, by its magic: "ext", "ntfs",
- * "fat", or NULL. */
-static const char *scope_fs_kind(struct disk *d, uint64_t off, uint64_t size)
-{
-	uint8_t b[1024 + 64];
-
-	if (size < sizeof(b) || disk_read(d, b, sizeof(b), off, NULL) < 0)
-		return NULL;
-	if (b[1024 + 56] == 0x53 && b[1024 + 57] == 0xef)
-		return "ext";
-	if (!memcmp(b + 3, "NTFS    ", 8))
-		return "ntfs";
-	if (!memcmp(b + 82, "FAT32   ", 8) || !memcmp(b + 54, "FAT", 3))
-		return "fat";
-	return NULL;
-}
 
 /* Does the file system at @off match @v (by label or UUID)? */
 static int scope_try(struct disk *d, const struct policy_volume *v,
 		     uint64_t off, uint64_t size, unsigned number,
 		     struct scope_volume **out, struct vr_err *err)
 {
-	const char *kind = scope_fs_kind(d, off, size);
 	struct scope_volume *vol;
-	char uuid[37], where[48];
-	struct extfs *fs;
+	struct guestfs *fs;
+	char where[48];
 	int rc;
 
 	if (number)
 		snprintf(where, sizeof(where), "partition %u", number);
 	else
 		snprintf(where, sizeof(where), "the whole disk");
-	if (!kind || strcmp(kind, "ext")) {
-		if (v->kind != POLICY_VOLUME_PARTITION)
-			return -ENOENT; /* not it; labels of others: later */
-		return vr_err_set(err, kind ? -ENOTSUP : -ENOENT, "%s: %s: %s",
-				  disk_path(d), where,
-				  kind ? "this file system cannot be read "
-					 "yet (ext2/3/4 can)"
-				       : "no file system found");
+	rc = guestfs_open(d, off, size, &fs, err);
+	if (rc == -EINVAL && v->kind != POLICY_VOLUME_PARTITION)
+		return -ENOENT; /* not it */
+	if (rc == -EINVAL || rc == -ENOTSUP) {
+		/* say which partition, not only the offset */
+		err->code = 0;
+		return vr_err_set(err, rc == -EINVAL ? -ENOENT : rc,
+				  "%s: %s: %s", disk_path(d), where,
+				  rc == -EINVAL
+					  ? "no file system found"
+					  : "a FAT file system: cannot be "
+					    "read (ext2/3/4 and NTFS can)");
 	}
-	rc = extfs_open(d, off, size, &fs, err);
 	if (rc < 0)
 		return rc;
-	extfs_uuid(fs, uuid);
 	if ((v->kind == POLICY_VOLUME_LABEL &&
-	     strcmp(extfs_label(fs), v->text)) ||
-	    (v->kind == POLICY_VOLUME_UUID && strcasecmp(uuid, v->text))) {
-		extfs_close(fs);
+	     strcmp(guestfs_label(fs), v->text)) ||
+	    (v->kind == POLICY_VOLUME_UUID &&
+	     strcasecmp(guestfs_uuid(fs), v->text))) {
+		guestfs_close(fs);
 		return -ENOENT;
 	}
 	vol = calloc(1, sizeof(*vol));
 	if (!vol) {
-		extfs_close(fs);
+		guestfs_close(fs);
 		return vr_err_set(err, -ENOMEM, "out of memory");
 	}
 	vol->fs = fs;
-	snprintf(vol->describe, sizeof(vol->describe), "ext '%s' (%s)",
-		 extfs_label(fs), where);
+	snprintf(vol->describe, sizeof(vol->describe), "%s '%s' (%s)",
+		 guestfs_type(fs), guestfs_label(fs), where);
 	*out = vol;
 	return 0;
 }
@@ -124,7 +110,7 @@ int scope_volume_open(struct disk *d, const struct policy_volume *v,
 			rc = vr_err_set(err, first.code, "%s", first.msg);
 		else if (rc != 0)
 			rc = vr_err_set(err, -ENOENT,
-					"%s: no ext file system with %s '%s'",
+					"%s: no file system with %s '%s'",
 					disk_path(d),
 					v->kind == POLICY_VOLUME_UUID ? "UUID"
 								      : "label",
@@ -138,7 +124,7 @@ void scope_volume_close(struct scope_volume *vol)
 {
 	if (!vol)
 		return;
-	extfs_close(vol->fs);
+	guestfs_close(vol->fs);
 	free(vol);
 }
 
@@ -147,7 +133,7 @@ const char *scope_volume_describe(const struct scope_volume *vol)
 	return vol->describe;
 }
 
-struct extfs *scope_volume_fs(struct scope_volume *vol)
+struct guestfs *scope_volume_fs(struct scope_volume *vol)
 {
 	return vol->fs;
 }
@@ -156,33 +142,61 @@ struct extfs *scope_volume_fs(struct scope_volume *vol)
 
 struct scope_walk {
 	const struct policy_app *app;
-	int (*visit)(void *ctx, const struct extfs_entry *e);
+	int (*visit)(void *ctx, const struct guestfs_entry *e);
 	void *ctx;
+	unsigned flags; /* policy_glob_match()'s */
 };
 
-static bool scope_any(const char *const *globs, const char *path)
+static bool scope_any(const char *const *globs, const char *path,
+		      unsigned flags)
 {
 	for (; *globs; globs++)
-		if (policy_glob_match(*globs, path, 0))
+		if (policy_glob_match(*globs, path, flags))
 			return true;
 	return false;
 }
 
-static int scope_select(void *ctx, const struct extfs_entry *e)
+static bool scope_any_below(const char *const *globs, const char *dir,
+			    unsigned flags)
+{
+	for (; *globs; globs++)
+		if (policy_glob_may_match_below(*globs, dir, flags))
+			return true;
+	return false;
+}
+
+/*
+ * Pass on what the globs select. An excluded directory goes with all it
+ * holds, and one below which no include can match is not walked: only the
+ * directories on the way to the application's files are read.
+ */
+static int scope_select(void *ctx, const struct guestfs_entry *e)
 {
 	const struct scope_walk *w = ctx;
+	bool dir = e->kind == GUESTFS_DIR;
+	int rc = 0;
 
-	if (!scope_any(w->app->include, e->path) ||
-	    scope_any(w->app->exclude, e->path))
-		return 0;
-	return w->visit(w->ctx, e);
+	if (scope_any(w->app->exclude, e->path, w->flags))
+		return dir ? GUESTFS_SKIP : 0;
+	if (scope_any(w->app->include, e->path, w->flags))
+		rc = w->visit(w->ctx, e);
+	if (rc == 0 && dir &&
+	    !scope_any_below(w->app->include, e->path, w->flags))
+		rc = GUESTFS_SKIP;
+	return rc;
 }
 
 int scope_walk(struct scope_volume *vol, const struct policy_app *app,
-	       int (*visit)(void *ctx, const struct extfs_entry *e), void *ctx,
-	       struct vr_err *err)
+	       int (*visit)(void *ctx, const struct guestfs_entry *e),
+	       void *ctx, struct vr_err *err)
 {
-	struct scope_walk w = { .app = app, .visit = visit, .ctx = ctx };
+	struct scope_walk w = {
+		.app = app,
+		.visit = visit,
+		.ctx = ctx,
+		.flags =
+			guestfs_is_casefold(vol->fs) ? POLICY_GLOB_CASEFOLD : 0,
+	};
 
-	return extfs_walk(vol->fs, scope_select, &w, err);
+	return guestfs_walk(vol->fs, scope_select, &w, err);
 }

@@ -8,15 +8,16 @@
  *	scope_walk(vol, app, visit, ctx, &err);
  *	scope_volume_close(vol);
  *
- * File systems: ext2/3/4 (extfs.h). Others are recognised and named, so
- * the caller can say what is not supported yet.
+ * File systems: what guestfs.h reads (ext2/3/4, NTFS; globs compare
+ * NTFS names without case). Others are recognised and named, so the
+ * caller can say what is not supported.
  */
 #ifndef VR_SCOPE_H
 #define VR_SCOPE_H
 
 #include <stdint.h>
 
-#include "extfs.h"
+#include "guestfs.h"
 #include "policy.h"
 
 struct disk;
@@ -40,15 +41,18 @@ void scope_volume_close(struct scope_volume *vol);
 const char *scope_volume_describe(const struct scope_volume *vol);
 
 /* The file system, to read what the walk found. */
-struct extfs *scope_volume_fs(struct scope_volume *vol);
+struct guestfs *scope_volume_fs(struct scope_volume *vol);
 
 /*
  * Call @visit for each entry of @vol that @app's include globs select and
- * its exclude globs do not, parents before children. Returns 0, what
- * @visit returned (non-zero stops the walk), or a negative errno.
+ * its exclude globs do not, parents before children. An excluded
+ * directory is left out with all below it; directories below which no
+ * include glob can match are not read. @visit returns as guestfs_walk()
+ * wants (0, GUESTFS_SKIP or a negative errno that stops the walk).
+ * Returns 0, what @visit returned, or a negative errno.
  */
 int scope_walk(struct scope_volume *vol, const struct policy_app *app,
-	       int (*visit)(void *ctx, const struct extfs_entry *e), void *ctx,
-	       struct vr_err *err);
+	       int (*visit)(void *ctx, const struct guestfs_entry *e),
+	       void *ctx, struct vr_err *err);
 
 #endif /* VR_SCOPE_H */

@@ -1,236 +1,240 @@
 /*
- * scoped.c - scoped restore (scoped.h): each application's selected
- * entries written under DIR/APP through directory descriptors opened
- * with O_NOFOLLOW, files and symlinks by temp name + rename.
+ * scoped.c - scoped restore (scoped.h): each application's volume opened,
+ * its hooks run, the entries its globs select handed to a sink (sink.h),
+ * hard links kept as links, and with a base only what differs from it.
  */
 #include <config.h>
 #include "scoped.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "disk.h"
-#include "extfs.h"
+#include "guestfs.h"
 #include "hook.h"
 #include "scope.h"
+#include "sink.h"
 #include "vr_err.h"
 #include "vr_io.h"
 
-#define SCOPED_COPY (1024 * 1024)
+#define SCOPED_CMP (1024 * 1024)
 
-struct scoped_app {
-	struct extfs *fs;
-	int root;	   /* DIR/APP */
-	const char *where; /* "DIR/APP", for messages */
-	struct scoped_stats *st;
-	struct vr_err *err;
-	uint8_t *buf;
-	unsigned tmp; /* temp names made */
+/* ---- a small table of strings to values ---- */
+
+struct scoped_slot {
+	char *key;
+	void *value;
 };
 
-/* A name a guest may give that we may write: not "", "." or "..". */
-static bool scoped_name_ok(const char *name, size_t len)
+struct scoped_table {
+	struct scoped_slot *slots;
+	size_t cap, n; /* cap: a power of two, or 0 */
+};
+
+static size_t scoped_table_hash(const char *key)
 {
-	return len > 0 && len <= 255 && !(len == 1 && name[0] == '.') &&
-	       !(len == 2 && name[0] == '.' && name[1] == '.') &&
-	       !memchr(name, '/', len) && !memchr(name, '\0', len);
+	size_t h = 14695981039346656037ull; /* FNV-1a */
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211ull;
+	return h;
 }
 
-/*
- * The directory @name in @dir, made if missing; what is there and is not
- * a directory (a file, or a symlink anywhere) is replaced: the point says
- * a directory. Returns its descriptor or -errno.
- */
-static int scoped_subdir(int dir, const char *name, mode_t mode)
+static struct scoped_slot *scoped_table_slot(const struct scoped_table *t,
+					     const char *key)
 {
-	int fd = openat(dir, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	size_t i = scoped_table_hash(key) & (t->cap - 1);
 
-	if (fd >= 0)
-		return fd;
-	if (errno == ENOTDIR || errno == ELOOP) {
-		if (unlinkat(dir, name, 0) < 0)
-			return -errno;
-	} else if (errno != ENOENT) {
-		return -errno;
-	}
-	if (mkdirat(dir, name, mode | S_IRWXU) < 0 && errno != EEXIST)
-		return -errno;
-	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return fd >= 0 ? fd : -errno;
+	while (t->slots[i].key && strcmp(t->slots[i].key, key))
+		i = (i + 1) & (t->cap - 1);
+	return &t->slots[i];
 }
 
-/*
- * The parent directory of guest @path under the app's root, each
- * component made and opened without following links; *@leaf gets the
- * last component. Returns a descriptor, or -EINVAL for a name we do not
- * write, or -errno.
- */
-static int scoped_parent(struct scoped_app *a, const char *path,
-			 const char **leaf)
+static void *scoped_table_get(const struct scoped_table *t, const char *key)
 {
-	const char *p = path, *slash;
-	int dir = dup(a->root), next;
+	return t->cap ? scoped_table_slot(t, key)->value : NULL;
+}
 
-	if (dir < 0)
-		return -errno;
-	while (*p == '/')
-		p++;
-	while ((slash = strchr(p, '/'))) {
-		char name[256];
-		size_t len = (size_t)(slash - p);
+/* Add @key (copied) with @value (the table's from now on, freed with
+ * free() even on failure). Returns 0 or -ENOMEM. */
+static int scoped_table_put(struct scoped_table *t, const char *key,
+			    void *value)
+{
+	struct scoped_slot *slot;
 
-		if (!scoped_name_ok(p, len)) {
-			close(dir);
-			return -EINVAL;
+	if (2 * (t->n + 1) > t->cap) {
+		struct scoped_table bigger = { .cap = t->cap ? 2 * t->cap
+							     : 64 };
+		size_t i;
+
+		bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
+		if (!bigger.slots) {
+			free(value);
+			return -ENOMEM;
 		}
-		memcpy(name, p, len);
-		name[len] = '\0';
-		next = scoped_subdir(dir, name, 0755);
-		close(dir);
-		if (next < 0)
-			return next;
-		dir = next;
-		p = slash + 1;
+		for (i = 0; i < t->cap; i++)
+			if (t->slots[i].key)
+				*scoped_table_slot(&bigger, t->slots[i].key) =
+					t->slots[i];
+		free(t->slots);
+		bigger.n = t->n;
+		*t = bigger;
 	}
-	if (!scoped_name_ok(p, strlen(p))) {
-		close(dir);
-		return -EINVAL;
+	slot = scoped_table_slot(t, key);
+	if (slot->key) { /* the same name twice: keep the first */
+		free(value);
+		return 0;
 	}
-	*leaf = p;
-	return dir;
-}
-
-/*
- * Owner, mode and times of @e onto the file or directory open as @fd:
- * through the descriptor, never a name, so a name swapped for a symlink
- * meanwhile changes nothing outside. Best effort: a target that cannot
- * hold an owner (not root) keeps ours.
- */
-static void scoped_meta_fd(int fd, const struct extfs_entry *e)
-{
-	struct timespec ts[2] = { { .tv_sec = e->atime },
-				  { .tv_sec = e->mtime } };
-
-	if (geteuid() == 0)
-		(void)fchown(fd, e->uid, e->gid);
-	(void)fchmod(fd, e->mode & 07777);
-	(void)futimens(fd, ts);
-}
-
-/* The same for the symlink @name of @dir itself (it has no mode). */
-static void scoped_meta_link(int dir, const char *name,
-			     const struct extfs_entry *e)
-{
-	struct timespec ts[2] = { { .tv_sec = e->atime },
-				  { .tv_sec = e->mtime } };
-
-	if (geteuid() == 0)
-		(void)fchownat(dir, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW);
-	(void)utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW);
-}
-
-/* Copy file @e's data into @fd. */
-static int scoped_copy(struct scoped_app *a, const struct extfs_entry *e,
-		       int fd)
-{
-	uint64_t off = 0;
-	int64_t got;
-
-	while (off < e->size) {
-		got = extfs_read(a->fs, e->ino, a->buf, SCOPED_COPY, off,
-				 a->err);
-		if (got < 0)
-			return (int)got;
-		if (got == 0)
-			break; /* the inode's size lies: what is there */
-		if (vr_pwrite_full(fd, a->buf, (size_t)got, off) < 0)
-			return vr_err_set(a->err, -errno, "%s%s: %s", a->where,
-					  e->path, strerror(errno));
-		off += (uint64_t)got;
+	slot->key = strdup(key);
+	if (!slot->key) {
+		free(value);
+		return -ENOMEM;
 	}
-	a->st->bytes += off;
+	slot->value = value;
+	t->n++;
 	return 0;
 }
 
-/* A file or symlink at @leaf of @dir: made under a temp name, renamed. */
-static int scoped_put(struct scoped_app *a, int dir, const char *leaf,
-		      const struct extfs_entry *e)
+static void scoped_table_free(struct scoped_table *t)
 {
-	char tmp[64];
-	int fd = -1, rc = 0;
+	size_t i;
 
-	snprintf(tmp, sizeof(tmp), ".vr-restore.%ld.%u", (long)getpid(),
-		 a->tmp++);
-	if (e->kind == EXTFS_SYMLINK) {
-		if (symlinkat(e->target, dir, tmp) < 0)
-			rc = -errno;
-		else
-			scoped_meta_link(dir, tmp, e);
-	} else {
-		fd = openat(dir, tmp,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				    O_CLOEXEC,
-			    0600);
-		rc = fd < 0 ? -errno : scoped_copy(a, e, fd);
-		if (rc == 0)
-			scoped_meta_fd(fd, e);
-		if (fd >= 0)
-			close(fd);
+	for (i = 0; i < t->cap; i++) {
+		free(t->slots[i].key);
+		free(t->slots[i].value);
 	}
-	if (rc == 0 && renameat(dir, tmp, dir, leaf) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlinkat(dir, tmp, 0);
-		if (!a->err->code)
-			vr_err_set(a->err, rc, "%s%s: %s", a->where, e->path,
-				   strerror(-rc));
-	}
-	return rc;
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
 }
 
-static int scoped_entry(void *ctx, const struct extfs_entry *e)
+/* ---- one application ---- */
+
+/* An entry of the base, to tell what the point changed. */
+struct scoped_base_entry {
+	struct guestfs_entry e;
+	char target[]; /* a symlink's, "" otherwise */
+};
+
+struct scoped_app {
+	const struct scoped_opts *o;
+	struct sink *sink;
+	struct guestfs *fs, *base_fs; /* base_fs: with o->base, if found */
+	struct scoped_table base;     /* path -> struct scoped_base_entry */
+	struct scoped_table links;    /* inode -> the first path put */
+	uint8_t *a, *b;		      /* for comparing with the base */
+	struct scoped_stats *st;
+	struct progress *progress;
+	uint64_t done; /* bytes, for the progress */
+	struct vr_err *err;
+};
+
+static int scoped_remember_base(void *ctx, const struct guestfs_entry *e)
 {
 	struct scoped_app *a = ctx;
-	const char *leaf;
-	int dir, fd, rc = 0;
+	const char *target = e->target ? e->target : "";
+	struct scoped_base_entry *b = malloc(sizeof(*b) + strlen(target) + 1);
 
-	if (e->kind == EXTFS_OTHER) { /* devices, FIFOs: not restored */
+	if (!b)
+		return vr_err_set(a->err, -ENOMEM, "out of memory");
+	b->e = *e;
+	b->e.path = NULL;
+	b->e.target = NULL;
+	strcpy(b->target, target);
+	return scoped_table_put(&a->base, e->path, b) < 0
+		       ? vr_err_set(a->err, -ENOMEM, "out of memory")
+		       : 0;
+}
+
+/* Do files @e (of the point) and @b (of the base) hold the same bytes? */
+static int scoped_same_data(struct scoped_app *a, const struct guestfs_entry *e,
+			    const struct guestfs_entry *b)
+{
+	uint64_t off = 0;
+	int64_t x, y;
+
+	while (off < e->size) {
+		x = guestfs_read(a->fs, e->ino, a->a, SCOPED_CMP, off, a->err);
+		if (x <= 0)
+			return x < 0 ? (int)x : 0;
+		y = guestfs_read(a->base_fs, b->ino, a->b, (size_t)x, off,
+				 a->err);
+		if (y < 0)
+			return (int)y;
+		if (y != x || memcmp(a->a, a->b, (size_t)x))
+			return 0;
+		off += (uint64_t)x;
+	}
+	return 1;
+}
+
+/*
+ * Is @e as the base has it? 1 yes, 0 no, or a negative errno. Directories
+ * the base has count as the same: they are made as files need them.
+ */
+static int scoped_is_unchanged(struct scoped_app *a,
+			       const struct guestfs_entry *e)
+{
+	const struct scoped_base_entry *b = scoped_table_get(&a->base, e->path);
+
+	if (!b || b->e.kind != e->kind)
+		return 0;
+	if (e->kind == GUESTFS_DIR)
+		return 1;
+	if (b->e.mode != e->mode || b->e.uid != e->uid || b->e.gid != e->gid)
+		return 0;
+	if (e->kind == GUESTFS_SYMLINK)
+		return !strcmp(b->target, e->target);
+	return b->e.size == e->size ? scoped_same_data(a, e, &b->e) : 0;
+}
+
+static int scoped_entry(void *ctx, const struct guestfs_entry *e)
+{
+	struct scoped_app *a = ctx;
+	const char *first = NULL;
+	char ino[24];
+	int64_t rc;
+	int same;
+
+	if (e->kind == GUESTFS_OTHER) { /* devices, FIFOs: not restored */
 		a->st->skipped++;
 		return 0;
 	}
-	dir = scoped_parent(a, e->path, &leaf);
-	if (dir == -EINVAL) { /* a name we do not write: skipped */
+	if (a->base_fs) {
+		same = scoped_is_unchanged(a, e);
+		if (same < 0)
+			return same;
+		a->st->unchanged += same && e->kind != GUESTFS_DIR;
+		if (same)
+			return 0;
+	}
+	snprintf(ino, sizeof(ino), "%" PRIu64, e->ino);
+	if (e->kind == GUESTFS_FILE && e->nlink > 1)
+		first = scoped_table_get(&a->links, ino);
+	rc = sink_put(a->sink, a->fs, e, first, a->err);
+	if (rc == -EINVAL) { /* a name we do not write */
 		a->st->skipped++;
 		return 0;
 	}
-	if (dir < 0)
-		return vr_err_set(a->err, dir, "%s%s: %s", a->where, e->path,
-				  strerror(-dir));
-	if (e->kind == EXTFS_DIR) {
-		fd = scoped_subdir(dir, leaf, e->mode & 07777);
-		if (fd < 0) {
-			rc = vr_err_set(a->err, fd, "%s%s: %s", a->where,
-					e->path, strerror(-fd));
-		} else {
-			scoped_meta_fd(fd, e);
-			close(fd);
-		}
-		a->st->dirs += rc == 0;
-	} else {
-		rc = scoped_put(a, dir, leaf, e);
-		if (rc == 0 && e->kind == EXTFS_FILE)
-			a->st->files++;
-		else if (rc == 0)
-			a->st->symlinks++;
+	if (rc < 0)
+		return (int)rc;
+	if (e->kind == GUESTFS_FILE && e->nlink > 1 && !first) {
+		char *path = strdup(e->path);
+
+		if (!path || scoped_table_put(&a->links, ino, path) < 0)
+			return vr_err_set(a->err, -ENOMEM, "out of memory");
 	}
-	close(dir);
-	return rc;
+	a->st->dirs += e->kind == GUESTFS_DIR;
+	a->st->symlinks += e->kind == GUESTFS_SYMLINK;
+	a->st->files += e->kind == GUESTFS_FILE && !first;
+	a->st->hardlinks += first != NULL;
+	a->st->bytes += (uint64_t)rc;
+	a->done += (uint64_t)rc;
+	progress_update(a->progress, a->done);
+	return 0;
 }
 
 /* Run @app's @what hook (may be NULL) with the restore's facts. */
@@ -256,48 +260,153 @@ static int scoped_hook(const struct policy_app *app, const char *what,
 	return rc;
 }
 
-/* One application: its volume, its pre hook, its files, its post hook. */
-static int scoped_app(struct disk *d, const struct policy_app *app, int top,
-		      const char *dir, const struct scoped_opts *o,
-		      struct scoped_stats *st, struct vr_err *err)
+static int scoped_count(void *ctx, const struct guestfs_entry *e)
 {
-	struct scoped_app a = { .st = st, .err = err };
-	struct scope_volume *vol = NULL;
-	char *where = NULL;
+	uint64_t *bytes = ctx;
+
+	if (e->kind == GUESTFS_FILE)
+		*bytes += e->size;
+	return 0;
+}
+
+/*
+ * What a person watching sees: the application's bytes, counted by a walk
+ * of its metadata first (only when the progress is shown: it costs reads).
+ */
+static int scoped_progress_start(struct scoped_app *a, struct scope_volume *vol,
+				 const struct policy_app *app)
+{
+	uint64_t total = 0;
+	char label[300];
 	int rc;
 
-	if (asprintf(&where, "%s/%s", dir, app->name) < 0)
-		return vr_err_set(err, -ENOMEM, "out of memory");
-	a.where = where;
-	a.buf = malloc(SCOPED_COPY);
-	a.root = scoped_subdir(top, app->name, 0755);
-	rc = !a.buf	  ? vr_err_set(err, -ENOMEM, "out of memory")
-	     : a.root < 0 ? vr_err_set(err, a.root, "%s: %s", where,
-				       strerror(-a.root))
-			  : scope_volume_open(d, &app->volume, &vol, err);
+	if (a->o->progress == PROGRESS_OFF ||
+	    (a->o->progress == PROGRESS_AUTO && !isatty(STDERR_FILENO)))
+		return 0;
+	rc = scope_walk(vol, app, scoped_count, &total, a->err);
+	if (rc < 0)
+		return rc;
+	snprintf(label, sizeof(label), "restore %s", app->name);
+	a->progress = progress_new(label, total, a->o->progress);
+	return 0;
+}
+
+/* With a base: its entries of @app, to compare the point's with. */
+static int scoped_base_load(struct scoped_app *a, const struct policy_app *app,
+			    struct scope_volume **vol)
+{
+	struct vr_err why = { 0 };
+	int rc;
+
+	a->a = malloc(SCOPED_CMP);
+	a->b = malloc(SCOPED_CMP);
+	if (!a->a || !a->b)
+		return vr_err_set(a->err, -ENOMEM, "out of memory");
+	rc = scope_volume_open(a->o->base, &app->volume, vol, &why);
+	if (rc == -ENOENT)
+		return 0; /* not in the base: all of it is new */
+	if (rc < 0)
+		return vr_err_set(a->err, rc, "%s", why.msg);
+	a->base_fs = scope_volume_fs(*vol);
+	return scope_walk(*vol, app, scoped_remember_base, a, a->err);
+}
+
+/* One application: its volume, its pre hook, its files, its post hook. */
+static int scoped_app(struct disk *d, const struct policy_app *app,
+		      struct sink *sink, const struct scoped_opts *o,
+		      struct scoped_stats *st, struct vr_err *err)
+{
+	struct scoped_app a = { .o = o, .sink = sink, .st = st, .err = err };
+	struct scope_volume *vol = NULL, *base_vol = NULL;
+	int rc;
+
+	rc = sink_app_begin(sink, app->name, err);
 	if (rc == 0)
-		rc = scoped_hook(app, "pre", app->pre, where, o, err);
+		rc = scope_volume_open(d, &app->volume, &vol, err);
+	if (rc == 0 && o->base)
+		rc = scoped_base_load(&a, app, &base_vol);
+	if (rc == 0)
+		rc = scoped_progress_start(&a, vol, app);
+	if (rc == 0)
+		rc = scoped_hook(app, "pre", app->pre, sink_app_where(sink), o,
+				 err);
 	if (rc == 0) {
 		a.fs = scope_volume_fs(vol);
 		rc = scope_walk(vol, app, scoped_entry, &a, err);
 	}
 	if (rc == 0)
-		rc = scoped_hook(app, "post", app->post, where, o, err);
+		rc = sink_app_end(sink, err);
+	if (rc == 0)
+		rc = scoped_hook(app, "post", app->post, sink_app_where(sink),
+				 o, err);
 	st->apps += rc == 0;
+	progress_free(a.progress);
+	scoped_table_free(&a.base);
+	scoped_table_free(&a.links);
+	scope_volume_close(base_vol);
 	scope_volume_close(vol);
-	if (a.root >= 0)
-		close(a.root);
-	free(a.buf);
-	free(where);
+	free(a.a);
+	free(a.b);
 	return rc;
 }
 
-int scoped_restore(struct disk *d, const struct policy *p, const char *dir,
+/* What scoped_restore() was asked, for a sink made later. */
+struct scoped_run {
+	struct disk *d;
+	const struct policy *p;
+	const char *target;
+	const struct scoped_opts *o;
+	struct scoped_stats *st;
+};
+
+/* Every application asked for, in the policy's restore order. */
+static int scoped_apps(const struct scoped_run *run, struct sink *sink,
+		       struct vr_err *err)
+{
+	const struct scoped_opts *o = run->o;
+	size_t i, k;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < policy_app_count(run->p); i++) {
+		const struct policy_app *app = policy_app_at(run->p, i);
+
+		for (k = 0; k < o->napps && strcmp(o->apps[k], app->name); k++)
+			;
+		if (o->napps && k == o->napps)
+			continue;
+		rc = scoped_app(run->d, app, sink, o, run->st, err);
+	}
+	return rc;
+}
+
+/* vr_file_replace()'s writer: the whole archive into @fd. */
+static int scoped_archive(int fd, const char *tmp_path, void *ctx,
+			  struct vr_err *err)
+{
+	const struct scoped_run *run = ctx;
+	struct sink *sink;
+	int rc, crc;
+
+	(void)tmp_path;
+	rc = sink_archive_open(fd, sink_kind_of(run->target), run->target,
+			       &sink, err);
+	if (rc < 0)
+		return rc;
+	rc = scoped_apps(run, sink, err);
+	crc = sink_close(sink, rc < 0 ? NULL : err);
+	return rc < 0 ? rc : crc;
+}
+
+int scoped_restore(struct disk *d, const struct policy *p, const char *target,
 		   const struct scoped_opts *o, struct scoped_stats *st,
 		   struct vr_err *err)
 {
-	size_t i, k;
-	int top, rc = 0;
+	struct scoped_run run = {
+		.d = d, .p = p, .target = target, .o = o, .st = st
+	};
+	struct sink *sink;
+	size_t k;
+	int rc, crc;
 
 	memset(st, 0, sizeof(*st));
 	for (k = 0; k < o->napps; k++)
@@ -305,21 +414,13 @@ int scoped_restore(struct disk *d, const struct policy *p, const char *dir,
 			return vr_err_set(err, -ENOENT,
 					  "no application '%s' in the policy",
 					  o->apps[k]);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return vr_err_set(err, -errno, "%s: %s", dir, strerror(errno));
-	top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (top < 0)
-		return vr_err_set(err, -errno, "%s: %s", dir, strerror(errno));
-	/* the policy's restore order, whichever order --app gave */
-	for (i = 0; rc == 0 && i < policy_app_count(p); i++) {
-		const struct policy_app *app = policy_app_at(p, i);
-
-		for (k = 0; k < o->napps && strcmp(o->apps[k], app->name); k++)
-			;
-		if (o->napps && k == o->napps)
-			continue;
-		rc = scoped_app(d, app, top, dir, o, st, err);
-	}
-	close(top);
-	return rc;
+	if (sink_kind_of(target) != SINK_DIR)
+		return vr_file_replace(target, 0600, 0, scoped_archive, &run,
+				       err);
+	rc = sink_dir_open(target, &sink, err);
+	if (rc < 0)
+		return rc;
+	rc = scoped_apps(&run, sink, err);
+	crc = sink_close(sink, rc < 0 ? NULL : err);
+	return rc < 0 ? rc : crc;
 }

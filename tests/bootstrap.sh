@@ -24,13 +24,17 @@ set -euo pipefail
 # nbdkit + nbdkit-plugin-dev: the NBD export (serve); libnbd-bin: nbdsh,
 # nbdcopy and nbdinfo, its test clients; libzstd-dev: repository chunks;
 # libyaml-dev: DR policies; restic, borgbackup: peers of bench/incremental.sh.
-# fdisk: sfdisk and fdisk, the partition table oracles of test_partition.
+# fdisk: sfdisk and fdisk, the partition table oracles of test_partition;
+# ntfs-3g-dev, libext2fs-dev: guest file systems; ntfs-3g, e2fsprogs: their
+# test images and oracles; libarchive-dev: restore to .tar/.zip, checked with
+# bsdtar (libarchive-tools).
 PACKAGES="build-essential autoconf automake libtool pkg-config clang
 	libclang-rt-14-dev libisal-dev libvhdi-dev libvhdi-utils libcunit1-dev
 	libssl-dev bats qemu-utils jq bzip2 xz-utils gzip coreutils util-linux fdisk
 	clang-format xxd python3 nbdkit nbdkit-plugin-dev libnbd-bin
 	libzstd-dev libyaml-dev restic borgbackup faketime python3-jsonschema
-	libext2fs-dev e2fsprogs"
+	libext2fs-dev e2fsprogs ntfs-3g ntfs-3g-dev libarchive-dev
+	libarchive-tools"
 
 die()
 {

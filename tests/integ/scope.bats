@@ -112,8 +112,8 @@ gpt_disk()
 	run --separate-stderr "$VHDRECOVER" policy check p.yaml --repo r \
 		--point child:latest
 	[ "$status" -eq 3 ]
-	[[ $output == *"  web on ext 'web' (partition 1): $nw files, $bw bytes"* ]]
-	[[ $output == *"nothing on ext 'data' (partition 2): 0 files"*"(nothing found)"* ]]
+	[[ $output == *"  web on ext4 'web' (partition 1): $nw files, $bw bytes"* ]]
+	[[ $output == *"nothing on ext4 'data' (partition 2): 0 files"*"(nothing found)"* ]]
 }
 
 @test "policy check --repo --point names a missing partition, a missing label and a partition without a file system in one line each" {
@@ -136,7 +136,7 @@ gpt_disk()
 		[ "$status" -eq 3 ]
 		case $vol in
 		9) json_true "$output" '.found[0].problem | test("no partition 9 \\(gpt table, 3 partitions\\)")' ;;
-		nolabel) json_true "$output" '.found[0].problem | test("no ext file system with label .nolabel.")' ;;
+		nolabel) json_true "$output" '.found[0].problem | test("no file system with label .nolabel.")' ;;
 		3) json_true "$output" '.found[0].problem | test("partition 3: no file system found")' ;;
 		esac
 	done
