@@ -166,28 +166,41 @@ run 'vhdrecover restore repo vm2:latest --to vm2-now.raw && cmp vm2-now.raw <(vh
 run 'vhdrecover repo check --read-data repo'
 
 echo
-echo "== Scoped restore: a disk with a GPT and an ext4 file system; only the policy's files come back"
-run 'mkdir -p tree/www/site tree/db && echo "<h1>shop</h1>" >tree/www/site/index.html && head -c 200000 /dev/urandom >tree/db/orders.db && ln -s site/index.html tree/www/home'
-run 'truncate -s 64M shop.raw && printf "label: gpt\nstart=2048, size=61440, name=shop\n" | sfdisk --quiet shop.raw'
-run 'mke2fs -q -t ext4 -L shop -d tree -E offset=1048576 shop.raw 30720k'
-run 'vhdrecover convert -O vhdx shop.raw shop.vhdx && vhdrecover replicate repo shop.vhdx'
+echo "== Scoped restore: a site's disk (GPT: NTFS with a Windows app, ext4 with a web site) over a golden base"
+run 'truncate -s 48M win.img && mkntfs -q -F -Q -L win win.img >/dev/null 2>&1'
+run 'mkdir -p mnt && ntfs-3g win.img mnt && mkdir -p mnt/Apps/ShopDB mnt/Windows && head -c 300000 /dev/urandom >mnt/Apps/ShopDB/orders.mdf && echo "port=1433" >mnt/Apps/ShopDB/shopdb.ini && head -c 8M /dev/urandom >mnt/Windows/system.dat && umount mnt'
+run 'mkdir -p tree/www/site && echo "<h1>shop</h1>" >tree/www/site/index.html && ln -s site/index.html tree/www/home && mke2fs -q -t ext4 -L web -d tree lin.img 16M'
+run 'truncate -s 72M site.raw && printf "label: gpt\nstart=2048, size=98304, name=win\nstart=100352, size=32768, name=linux\n" | sfdisk --quiet site.raw'
+run 'dd if=win.img of=site.raw bs=1M seek=1 conv=notrunc status=none && dd if=lin.img of=site.raw bs=1M seek=49 conv=notrunc status=none'
+run 'vhdrecover convert -O vhdx site.raw site-base.vhdx && vhdrecover base add repo site-base.vhdx --name site-gold'
+run 'vhdrecover create site.vhdx --parent site-base.vhdx'
+# The application at work on the machine's differencing disk: a new
+# report and a changed config (made on the image, then written into the
+# child, as the VM would have).
+run 'ntfs-3g win.img mnt && echo "orders=1042" >>mnt/Apps/ShopDB/shopdb.ini && head -c 5000 /dev/urandom >mnt/Apps/ShopDB/report.csv && umount mnt'
+run 'dd if=win.img of=site.raw bs=1M seek=1 conv=notrunc status=none && vhdrecover write site.vhdx 0 site.raw && vhdrecover replicate repo site.vhdx'
 cat >shop.yaml <<'EOF'
 version: 1
 name: shop
 applications:
   - name: db
-    volume: shop
-    include: ["/db/*.db"]
+    volume: win
+    include: ["/apps/shopdb/**"]
     restore: { order: 1, post: "echo restored $VR_APP into $VR_TARGET" }
   - name: web
-    volume: 1
+    volume: web
     include: ["/www/**"]
     restore: { depends_on: [db] }
 EOF
 run 'cat shop.yaml'
-run 'vhdrecover policy check shop.yaml --repo repo --point shop:latest'
-run 'vhdrecover restore repo shop:latest --policy shop.yaml --to restored'
-run 'find restored | sort && cmp restored/db/db/orders.db tree/db/orders.db && readlink restored/web/www/home'
+run 'vhdrecover policy check shop.yaml --repo repo --point site:latest'
+run 'vhdrecover restore repo site:latest --policy shop.yaml --to restored'
+run 'find restored | sort && readlink restored/web/www/home'
+run 'vhdrecover restore repo site:latest --policy shop.yaml --to shop.tar.zst && bsdtar -tvf shop.tar.zst'
+# This site was rebuilt from the same golden base: only what the machine
+# changed is needed.
+run "'$ROOT/examples/restore-apps.sh' repo site:latest shop.yaml changed --changed db"
+run 'find changed -type f | sort'
 
 echo
 echo "== A fixed VHDX made by Windows 10 (from tests/corpus)"

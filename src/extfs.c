@@ -311,6 +311,7 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 	size_t nlen = ext2fs_dirent_name_len(de), saved = w->len;
 	ext2_ino_t ino = de->inode;
 	errcode_t ec;
+	size_t i;
 	int rc = 0;
 
 	(void)dir;
@@ -325,6 +326,12 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 		return 0; /* a path longer than PATH_MAX: not restorable */
 	w->path[w->len] = '/';
 	memcpy(w->path + w->len + 1, de->name, nlen);
+	for (i = w->len + 1; i <= w->len + nlen; i++) {
+		if (w->path[i] == '/' || w->path[i] == '\0') {
+			w->path[i] = '?';
+			e.bad_name = true;
+		}
+	}
 	w->len += 1 + nlen;
 	w->path[w->len] = '\0';
 	ec = ext2fs_read_inode_full(w->fs->fs, ino, (struct ext2_inode *)&inode,
@@ -366,7 +373,8 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 		w->rc = rc;
 	/* each directory once: a hostile tree of directories that list
 	 * themselves (or each other) would otherwise be walked without end */
-	if (rc == 0 && e.kind == GUESTFS_DIR && w->depth < EXTFS_MAX_DEPTH &&
+	if (rc == 0 && e.kind == GUESTFS_DIR && !e.bad_name &&
+	    w->depth < EXTFS_MAX_DEPTH &&
 	    ino <= w->fs->fs->super->s_inodes_count &&
 	    !ext2fs_test_inode_bitmap2(w->seen, ino)) {
 		ext2fs_mark_inode_bitmap2(w->seen, ino);

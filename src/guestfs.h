@@ -43,6 +43,11 @@ struct guestfs_entry {
 	struct timespec btime; /* creation; 0 if the file system has none */
 	uint32_t attributes;   /* NTFS FILE_ATTRIBUTE_* bits; 0 on ext */
 	const char *target;    /* a symlink's target, else NULL */
+	/*
+	 * Its name holds a '/' or a NUL, which no path can say: shown with
+	 * '?' in @path, never written, and a directory is not walked into.
+	 */
+	bool bad_name;
 };
 
 /*

@@ -40,14 +40,20 @@ static int scope_try(struct disk *d, const struct policy_volume *v,
 	if (rc == -EINVAL && v->kind != POLICY_VOLUME_PARTITION)
 		return -ENOENT; /* not it */
 	if (rc == -EINVAL || rc == -ENOTSUP) {
-		/* say which partition, not only the offset */
-		err->code = 0;
+		/* name the partition, not only the offset */
+		struct vr_err why = *err;
+		size_t skip = strlen(disk_path(d));
+
+		if (strncmp(why.msg, disk_path(d), skip) ||
+		    strncmp(why.msg + skip, ": ", 2))
+			skip = 0;
+		else
+			skip += 2;
+		vr_err_clear(err);
 		return vr_err_set(err, rc == -EINVAL ? -ENOENT : rc,
 				  "%s: %s: %s", disk_path(d), where,
-				  rc == -EINVAL
-					  ? "no file system found"
-					  : "a FAT file system: cannot be "
-					    "read (ext2/3/4 and NTFS can)");
+				  rc == -EINVAL ? "no file system found"
+						: why.msg + skip);
 	}
 	if (rc < 0)
 		return rc;

@@ -96,7 +96,7 @@ int64_t sink_put(struct sink *s, struct guestfs *fs,
 		 const struct guestfs_entry *e, const char *hardlink_of,
 		 struct vr_err *err)
 {
-	if (!sink_path_is_safe(e->path) ||
+	if (e->bad_name || !sink_path_is_safe(e->path) ||
 	    (hardlink_of && !sink_path_is_safe(hardlink_of)))
 		return -EINVAL;
 	return s->ops->put(s->impl, fs, e, hardlink_of, err);

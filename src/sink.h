@@ -11,7 +11,8 @@
  *
  * Guest names are untrusted: sink_put() refuses (-EINVAL, nothing
  * written) a path with an empty, "." or ".." component or one longer than
- * 255 bytes, so every entry lands inside APP/ of the target.
+ * 255 bytes, and an entry whose name held a '/' or a NUL (bad_name), so
+ * every entry lands inside APP/ of the target where the guest had it.
  */
 #ifndef VR_SINK_H
 #define VR_SINK_H

@@ -11,6 +11,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,25 @@ struct sink_archive {
 	const char *where; /* "NAME:APP/" */
 	uint8_t *buf;
 	bool failed; /* the archive is not whole: do not finish it */
+	locale_t utf8;
 };
+
+/*
+ * Guest names are UTF-8 (ext by custom, NTFS by conversion), while
+ * libarchive converts names through the caller's locale, which in a
+ * script is often "C": where UTF-8 cannot be said it has no name to
+ * write. So libarchive runs in a UTF-8 locale, on this thread only.
+ */
+static locale_t sink_archive_enter(const struct sink_archive *sa)
+{
+	return sa->utf8 ? uselocale(sa->utf8) : (locale_t)0;
+}
+
+static void sink_archive_leave(locale_t saved)
+{
+	if (saved)
+		uselocale(saved);
+}
 
 static const struct sink_ops sink_archive_ops;
 
@@ -83,11 +102,12 @@ static int64_t sink_archive_data(struct sink_archive *sa, struct guestfs *fs,
 	return (int64_t)got_all;
 }
 
-static int64_t sink_archive_put(void *impl, struct guestfs *fs,
-				const struct guestfs_entry *e,
-				const char *hardlink_of, struct vr_err *err)
+static int64_t sink_archive_put_entry(struct sink_archive *sa,
+				      struct guestfs *fs,
+				      const struct guestfs_entry *e,
+				      const char *hardlink_of,
+				      struct vr_err *err)
 {
-	struct sink_archive *sa = impl;
 	struct archive_entry *ae = sa->entry;
 	char *name = NULL, *link = NULL;
 	int64_t rc = 0;
@@ -129,7 +149,12 @@ static int64_t sink_archive_put(void *impl, struct guestfs *fs,
 			archive_entry_set_size(ae, (la_int64_t)e->size);
 		break;
 	}
-	if (archive_write_header(sa->a, ae) < ARCHIVE_WARN)
+	/* a name this locale cannot say: skipped, not written nameless */
+	if (!archive_entry_pathname(ae) ||
+	    (e->kind == GUESTFS_SYMLINK && !archive_entry_symlink(ae)) ||
+	    (link && !archive_entry_hardlink(ae)))
+		rc = -EINVAL;
+	else if (archive_write_header(sa->a, ae) < ARCHIVE_WARN)
 		rc = sink_archive_fail(sa, e->path, err);
 	else if (e->kind == GUESTFS_FILE && !link)
 		rc = sink_archive_data(sa, fs, e, err);
@@ -137,6 +162,18 @@ static int64_t sink_archive_put(void *impl, struct guestfs *fs,
 		rc = sink_archive_fail(sa, e->path, err);
 	free(link);
 	free(name);
+	return rc;
+}
+
+static int64_t sink_archive_put(void *impl, struct guestfs *fs,
+				const struct guestfs_entry *e,
+				const char *hardlink_of, struct vr_err *err)
+{
+	struct sink_archive *sa = impl;
+	locale_t saved = sink_archive_enter(sa);
+	int64_t rc = sink_archive_put_entry(sa, fs, e, hardlink_of, err);
+
+	sink_archive_leave(saved);
 	return rc;
 }
 
@@ -164,6 +201,7 @@ static int sink_archive_app_end(void *impl, struct vr_err *err)
 static int sink_archive_close(void *impl, struct vr_err *err)
 {
 	struct sink_archive *sa = impl;
+	locale_t saved = sink_archive_enter(sa);
 	int rc = 0;
 
 	/* a failed archive is not finished: its end would look whole */
@@ -171,6 +209,9 @@ static int sink_archive_close(void *impl, struct vr_err *err)
 		rc = sink_archive_fail(sa, NULL, err);
 	if (sa->a)
 		archive_write_free(sa->a);
+	sink_archive_leave(saved);
+	if (sa->utf8)
+		freelocale(sa->utf8);
 	if (sa->entry)
 		archive_entry_free(sa->entry);
 	free(sa->buf);
@@ -191,7 +232,7 @@ static int sink_archive_format(struct archive *a, enum sink_kind kind)
 			return ARCHIVE_FATAL;
 		/* fall through */
 	default:
-		return archive_write_set_format_pax_restricted(a);
+		return archive_write_set_format_pax(a);
 	}
 }
 
@@ -203,6 +244,7 @@ int sink_archive_open(int fd, enum sink_kind kind, const char *name,
 	if (!sa)
 		return vr_err_set(err, -ENOMEM, "out of memory");
 	sa->kind = kind;
+	sa->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	sa->a = archive_write_new();
 	sa->entry = archive_entry_new();
 	sa->buf = malloc(SINK_ARCHIVE_COPY);

@@ -7,6 +7,7 @@
 #include <config.h>
 #include "sink.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +21,9 @@
 #include "vr_io.h"
 
 #define SINK_DIR_COPY (1024 * 1024)
+/* Deeper trees in the target are not removed: each level holds a
+ * descriptor open. */
+#define SINK_DIR_MAX_DEPTH 256
 
 /* A directory restored, its times set once all below it is written. */
 struct sink_dir_times {
@@ -143,6 +147,40 @@ static int64_t sink_dir_copy(struct sink_dir *sd, struct guestfs *fs,
 	return (int64_t)off;
 }
 
+/*
+ * Remove what @name of @dir holds, a directory with all below it: each
+ * directory opened with O_NOFOLLOW, symlinks removed, never followed,
+ * depth bounded. Returns 0 or -errno.
+ */
+static int sink_dir_remove(int dir, const char *name, unsigned depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (unlinkat(dir, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	if (depth > SINK_DIR_MAX_DEPTH)
+		return -ELOOP;
+	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (rc == 0 && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rc = sink_dir_remove(fd, de->d_name, depth + 1);
+	closedir(d);
+	if (rc == 0 && unlinkat(dir, name, AT_REMOVEDIR) < 0)
+		rc = -errno;
+	return rc;
+}
+
 /* Another name for the file at @first (of this application) as @tmp. */
 static int sink_dir_link(struct sink_dir *sd, const char *first, int dir,
 			 const char *tmp)
@@ -190,8 +228,14 @@ static int64_t sink_dir_file(struct sink_dir *sd, int dir, const char *leaf,
 		if (fd >= 0)
 			close(fd);
 	}
-	if (rc >= 0 && renameat(dir, tmp, dir, leaf) < 0)
+	if (rc >= 0 && renameat(dir, tmp, dir, leaf) < 0) {
 		rc = -errno;
+		/* a directory where the point has a file or symlink (an
+		 * older restore's): it goes, as a file there would */
+		if ((rc == -EISDIR || rc == -ENOTEMPTY || rc == -EEXIST) &&
+		    sink_dir_remove(dir, leaf, 0) == 0)
+			rc = renameat(dir, tmp, dir, leaf) < 0 ? -errno : 0;
+	}
 	/* gone after a rename, unless @leaf already was this very file
 	 * (a hard link of a re-run): then rename(2) leaves both names */
 	if (unlinkat(dir, tmp, 0) < 0 && errno != ENOENT && rc >= 0)
