@@ -89,7 +89,8 @@ static bool policy_glob_walk(const char *p, const char *s, int fnflags,
 				if (policy_glob_walk(p + pn, s, fnflags, below))
 					return true;
 				if (!*s)
-					return below; /* ** takes what is below */
+					return below; /* ** takes what is below
+						       */
 				s += strcspn(s, "/");
 				while (*s == '/')
 					s++;
