@@ -19,7 +19,8 @@
 struct guestfs {
 	const struct guestfs_ops *ops;
 	void *impl;
-	char type[16], label[64], uuid[64];
+	char type[16], uuid[64];
+	char label[160]; /* NTFS: 32 UTF-16 units, up to 128 bytes of UTF-8 */
 	bool casefold;
 };
 

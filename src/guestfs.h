@@ -110,7 +110,7 @@ struct guestfs_ops {
 /*
  * A file system of @type ("ext4") over @impl, which it owns from now on
  * (closed by @ops->close, even on failure). @label and @uuid are copied
- * (cut to 63 bytes). Returns 0 or -ENOMEM.
+ * (a label to 159 bytes, a UUID to 63). Returns 0 or -ENOMEM.
  */
 int guestfs_new(const char *type, const struct guestfs_ops *ops, void *impl,
 		const char *label, const char *uuid, bool casefold,

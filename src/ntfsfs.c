@@ -59,7 +59,7 @@
 /* One device read at most this long; ntfs_pread() loops over the rest. */
 #define NTFSFS_IO_MAX (1u << 30)
 
-/* Boot sector ([MS-FSCC]-era layout, as libntfs-3g's NTFS_BOOT_SECTOR) */
+/* Boot sector fields (libntfs-3g's NTFS_BOOT_SECTOR in layout.h) */
 #define NTFSFS_BOOT_OEM_ID 3  /* "NTFS    " */
 #define NTFSFS_BOOT_SERIAL 72 /* u64, volume serial number */
 #define NTFSFS_BOOT_SIZE 512
@@ -73,7 +73,7 @@ _Static_assert(NTFSFS_BOOT_SERIAL + 8 <= NTFSFS_BOOT_SIZE, "boot layout");
 #define NTFSFS_RP_TAG 0	     /* u32 */
 #define NTFSFS_RP_DATA_LEN 4 /* u16 */
 #define NTFSFS_RP_DATA 8
-/* Its size is at most 16 KiB ([MS-FSCC] 2.3.81, FSCTL_SET_REPARSE_POINT). */
+/* Windows caps it at 16 KiB (MAXIMUM_REPARSE_DATA_BUFFER_SIZE). */
 #define NTFSFS_RP_MAX 16384
 #define NTFSFS_TAG_MOUNT_POINT 0xa0000003u
 #define NTFSFS_TAG_SYMLINK 0xa000000cu
@@ -425,7 +425,11 @@ static int ntfsfs_mount(struct ntfsfs *fs, struct vr_err *err)
 		vol->abs_mnt_point = "";
 	/* the MFT cannot be larger than the volume */
 	mft_bytes = vol->mft_na->initialized_size;
-	vol_bytes = vol->nr_clusters << vol->cluster_size_bits;
+	if (vol->nr_clusters < 0 ||
+	    __builtin_mul_overflow(vol->nr_clusters,
+				   (s64)1 << vol->cluster_size_bits,
+				   &vol_bytes))
+		vol_bytes = INT64_MAX;
 	if (mft_bytes > vol_bytes)
 		mft_bytes = vol_bytes;
 	fs->mft_records =
@@ -639,8 +643,14 @@ static int ntfsfs_classify_reparse(struct ntfsfs *fs, ntfs_inode *ni,
 	na = ntfs_attr_open(ni, AT_REPARSE_POINT, AT_UNNAMED, 0);
 	if (na) {
 		size = na->data_size;
-		if (size >= NTFSFS_RP_DATA && size <= NTFSFS_RP_MAX)
+		if (size >= NTFSFS_RP_DATA && size <= NTFSFS_RP_MAX) {
 			rp = malloc((size_t)size);
+			if (!rp) {
+				ntfs_attr_close(na);
+				return vr_err_set(err, -ENOMEM,
+						  "out of memory");
+			}
+		}
 		if (rp && ntfs_attr_pread(na, 0, size, rp) != size) {
 			free(rp);
 			rp = NULL;
@@ -825,6 +835,7 @@ struct ntfsfs_names {
 	struct ntfsfs_dirent {
 		char *name;
 		MFT_REF mref;
+		bool bad_name; /* held a '/' or a NUL, now '?' */
 	} * v;
 	size_t n, cap;
 	int errnum; /* what made the callback stop */
@@ -846,7 +857,9 @@ static int ntfsfs_names_add(void *priv, const ntfschar *name,
 			    const unsigned dt_type)
 {
 	struct ntfsfs_names *l = priv;
+	ntfschar *copy;
 	char *utf8 = NULL;
+	bool bad = false;
 	int i, len;
 
 	(void)pos;
@@ -854,19 +867,30 @@ static int ntfsfs_names_add(void *priv, const ntfschar *name,
 	if (name_type == FILE_NAME_DOS || MREF(mref) < FILE_first_user ||
 	    name_len <= 0)
 		return 0;
-	/* a NUL would cut the name short: it names something else */
-	for (i = 0; i < name_len; i++)
-		if (!name[i])
-			return 0;
-	len = ntfs_ucstombs(name, name_len, &utf8, 0);
+	/* a NUL would cut the name short and a '/' split it: either would
+	 * name something else, so both become '?' and the entry is marked */
+	copy = malloc((size_t)name_len * sizeof(*copy));
+	if (!copy) {
+		l->errnum = ENOMEM;
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < name_len; i++) {
+		copy[i] = name[i];
+		if (!name[i] || name[i] == const_cpu_to_le16('/')) {
+			copy[i] = const_cpu_to_le16('?');
+			bad = true;
+		}
+	}
+	len = ntfs_ucstombs(copy, name_len, &utf8, 0);
+	free(copy);
 	if (len < 0) {
 		if (errno != ENOMEM)
 			return 0; /* longer than PATH_MAX in UTF-8 */
 		l->errnum = ENOMEM;
 		return -1;
 	}
-	if (!strcmp(utf8, ".") || !strcmp(utf8, "..") ||
-	    memchr(utf8, '/', (size_t)len)) {
+	if (!strcmp(utf8, ".") || !strcmp(utf8, "..")) {
 		free(utf8);
 		return 0;
 	}
@@ -885,6 +909,7 @@ static int ntfsfs_names_add(void *priv, const ntfschar *name,
 	}
 	l->v[l->n].name = utf8;
 	l->v[l->n].mref = mref;
+	l->v[l->n].bad_name = bad;
 	l->n++;
 	return 0;
 }
@@ -943,12 +968,13 @@ static int ntfsfs_walk_entry(struct ntfsfs_walk *w,
 	e.path = w->path;
 	ntfsfs_begin(w->fs);
 	rc = ntfsfs_entry_fill(w->fs, de->mref, &e, &target, w->err);
+	e.bad_name = de->bad_name;
 	if (rc == 0)
 		rc = w->visit(w->ctx, &e);
 	/* GUESTFS_SKIP (or any positive value): do not walk into it */
 	if (rc > 0) {
 		rc = 0;
-	} else if (rc == 0 && e.kind == GUESTFS_DIR &&
+	} else if (rc == 0 && e.kind == GUESTFS_DIR && !e.bad_name &&
 		   w->depth < NTFSFS_MAX_DEPTH && e.ino < w->fs->mft_records) {
 		/* each directory once: one listing itself would loop us */
 		rc = ntfsfs_walk_seen(w, e.ino);

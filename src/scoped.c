@@ -128,7 +128,7 @@ struct scoped_app {
 	uint8_t *a, *b;		      /* for comparing with the base */
 	struct scoped_stats *st;
 	struct progress *progress;
-	uint64_t done; /* bytes, for the progress */
+	uint64_t done; /* bytes of the files looked at, for the progress */
 	struct vr_err *err;
 };
 
@@ -191,9 +191,9 @@ static int scoped_is_unchanged(struct scoped_app *a,
 	return b->e.size == e->size ? scoped_same_data(a, e, &b->e) : 0;
 }
 
-static int scoped_entry(void *ctx, const struct guestfs_entry *e)
+/* Entry @e restored (or left out, counted why). */
+static int scoped_entry_put(struct scoped_app *a, const struct guestfs_entry *e)
 {
-	struct scoped_app *a = ctx;
 	const char *first = NULL;
 	char ino[24];
 	int64_t rc;
@@ -232,9 +232,19 @@ static int scoped_entry(void *ctx, const struct guestfs_entry *e)
 	a->st->files += e->kind == GUESTFS_FILE && !first;
 	a->st->hardlinks += first != NULL;
 	a->st->bytes += (uint64_t)rc;
-	a->done += (uint64_t)rc;
-	progress_update(a->progress, a->done);
 	return 0;
+}
+
+static int scoped_entry(void *ctx, const struct guestfs_entry *e)
+{
+	struct scoped_app *a = ctx;
+	int rc = scoped_entry_put(a, e);
+
+	if (e->kind == GUESTFS_FILE) { /* the progress: files looked at */
+		a->done += e->size;
+		progress_update(a->progress, a->done);
+	}
+	return rc;
 }
 
 /* Run @app's @what hook (may be NULL) with the restore's facts. */

@@ -43,9 +43,10 @@
 #define T_FS_SIZE (48u * T_MIB)
 #define T_DISK_SIZE (T_PART_OFFSET + T_FS_SIZE + T_MIB) /* + backup GPT */
 #define T_BIG_SIZE (5u * T_MIB + 12345u)
-#define T_PIECE 100000u /* odd-sized reads: pieces straddle clusters */
-#define T_DEEP 60
-#define T_MAX_ENTRIES 256
+#define T_PIECE 100000u	 /* odd-sized reads: pieces straddle clusters */
+#define T_DEEP 130	 /* levels under /deep: past the walk's bound */
+#define T_WALK_DEPTH 128 /* ntfsfs.c: deepest path walked, in names */
+#define T_MAX_ENTRIES 512
 
 /* NTFS attribute bits (FILE_ATTRIBUTE_*) the tree sets */
 #define T_ATTR_READONLY 0x1u
@@ -84,6 +85,7 @@ struct t_ent {
 	char target[512];
 	uint8_t sha[32]; /* of a file's content (expected side only) */
 	unsigned seen;	 /* times our walk met it (expected side only) */
+	bool bad_name;
 };
 
 struct t_tree {
@@ -206,26 +208,27 @@ static bool t_is_open(const char *path)
 	return open_here;
 }
 
-static int t_mount(const char *opts)
+/* Mount @image on the one mount point (ntfs-3g's complaints hushed). */
+static int t_mount(const char *image, const char *opts)
 {
-	return t_sh("ntfs-3g %s%s '%s' '%s'", opts ? "-o " : "",
-		    opts ? opts : "", t_fx.fs, t_fx.mnt);
+	return t_sh("ntfs-3g %s%s '%s' '%s' 2>/dev/null", opts ? "-o " : "",
+		    opts ? opts : "", image, t_fx.mnt);
 }
 
 /*
  * Unmount and wait for ntfs-3g to have written everything and let go of
  * the image: it flushes after umount(8) returns.
  */
-static int t_umount(void)
+static int t_umount(const char *image)
 {
 	struct timespec tick = { 0, 20 * 1000 * 1000 };
 	int i;
 
 	if (t_sh("umount '%s'", t_fx.mnt))
 		return -1;
-	for (i = 0; i < 1000 && t_is_open(t_fx.fs); i++)
+	for (i = 0; i < 1000 && t_is_open(image); i++)
 		nanosleep(&tick, NULL);
-	return t_is_open(t_fx.fs) ? -1 : 0;
+	return t_is_open(image) ? -1 : 0;
 }
 
 static int t_write(const char *name, const void *buf, size_t len)
@@ -357,6 +360,11 @@ static int t_populate(void)
 	rc |= symlink("../docs/\xc3\x9c"
 		      "bersicht \xe2\x9c\x93.txt",
 		      t_at("/links/rel"));
+	/* to damage: names turned into "slash/me", "nul\0me", a loop */
+	rc |= mkdir(t_at("/odd"), 0755);
+	rc |= t_write_str("/odd/slash-me.txt", "a slash\n");
+	rc |= t_write_str("/odd/nul-me.txt", "a NUL\n");
+	rc |= mkdir(t_at("/odd/loop-me"), 0755);
 	rc |= t_write_str("/readonly.txt", "do not touch\n");
 	rc |= t_attrib_set("/readonly.txt", T_ATTR_READONLY | T_ATTR_ARCHIVE);
 	rc |= t_write_str("/hidden.txt", "hidden, but a file to restore\n");
@@ -378,7 +386,7 @@ static int t_populate(void)
 	for (i = 0; i < T_DEEP; i++) {
 		size_t len = strlen(deep);
 
-		snprintf(deep + len, sizeof(deep) - len, "/level-%02d", i);
+		snprintf(deep + len, sizeof(deep) - len, "/d%03d", i);
 		rc |= mkdir(t_at(deep), 0755);
 	}
 	snprintf(text, sizeof(text), "%d levels down\n", T_DEEP);
@@ -580,21 +588,21 @@ static int t_fixture_build(void)
 		 T_FS_SIZE, fx->fs, fx->fs))
 		return -1;
 	/* never leave a mount behind: tap_run() removes the work dir */
-	if (t_mount(NULL))
+	if (t_mount(fx->fs, NULL))
 		return -1;
 	rc = t_populate();
-	if (t_umount() || rc)
+	if (t_umount(fx->fs) || rc)
 		return -1;
-	if (t_mount("special_files=wsl"))
+	if (t_mount(fx->fs, "special_files=wsl"))
 		return -1;
 	rc = t_populate_reparse();
-	if (t_umount() || rc)
+	if (t_umount(fx->fs) || rc)
 		return -1;
 	/* a fresh mount: the kernel cached the junction as a directory */
-	if (t_mount(NULL))
+	if (t_mount(fx->fs, NULL))
 		return -1;
 	rc = t_scan(&fx->expected, "");
-	if (t_umount() || rc || t_expect_differences(&fx->expected))
+	if (t_umount(fx->fs) || rc || t_expect_differences(&fx->expected))
 		return -1;
 	if (t_sh("truncate -s %u '%s' && printf 'label: gpt\\nstart=%u, "
 		 "size=%u, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\\n' "
@@ -665,12 +673,33 @@ static int t_collect(void *ctx, const struct guestfs_entry *e)
 	g->mtime = e->mtime;
 	g->ctime = e->ctime;
 	g->btime = e->btime;
+	g->bad_name = e->bad_name;
 	CU_ASSERT_EQUAL(e->target != NULL, e->kind == GUESTFS_SYMLINK);
 	if (e->target)
 		snprintf(g->target, sizeof(g->target), "%s", e->target);
 	CU_ASSERT_EQUAL(e->uid, 0);
 	CU_ASSERT_EQUAL(e->gid, 0);
 	return 0;
+}
+
+/* Is @path within the walk's depth bound? */
+static bool t_walkable(const char *path)
+{
+	unsigned names = 0;
+
+	for (; *path; path++)
+		names += *path == '/';
+	return names <= T_WALK_DEPTH;
+}
+
+/* The oracle's entries our walk must show. */
+static size_t t_walkable_count(const struct t_tree *t)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->n; i++)
+		n += t_walkable(t->e[i].path);
+	return n;
 }
 
 static bool t_ts_equal(struct timespec a, struct timespec b)
@@ -813,12 +842,16 @@ static void test_ntfsfs_walk_matches_ntfs3g(void)
 		t_compare(want, &got.e[i]);
 	}
 	for (i = 0; i < fx->expected.n; i++) {
-		if (fx->expected.e[i].seen != 1)
-			printf("# %s walked %u times\n", fx->expected.e[i].path,
-			       fx->expected.e[i].seen);
-		CU_ASSERT_EQUAL(fx->expected.e[i].seen, 1);
+		const struct t_ent *e = &fx->expected.e[i];
+		unsigned want = t_walkable(e->path) ? 1 : 0;
+
+		if (e->seen != want)
+			printf("# %s walked %u times\n", e->path, e->seen);
+		CU_ASSERT_EQUAL(e->seen, want);
 	}
-	CU_ASSERT_EQUAL(got.n, fx->expected.n);
+	/* the depth bound cut something: there is more below */
+	CU_ASSERT(t_walkable_count(&fx->expected) < fx->expected.n);
+	CU_ASSERT_EQUAL(got.n, t_walkable_count(&fx->expected));
 	t_check_order(&got);
 	t_tree_free(&got);
 	t_close(d, fs);
@@ -868,7 +901,7 @@ static void test_ntfsfs_tree_has_every_feature(void)
 	for (i = 0; i < T_DEEP; i++) {
 		size_t len = strlen(deep);
 
-		snprintf(deep + len, sizeof(deep) - len, "/level-%02d", i);
+		snprintf(deep + len, sizeof(deep) - len, "/d%03d", i);
 	}
 	strncat(deep, "/leaf.txt", sizeof(deep) - strlen(deep) - 1);
 	CU_ASSERT_PTR_NOT_NULL(t_tree_find(t, deep));
@@ -1018,7 +1051,7 @@ static void test_ntfsfs_walk_skip_prunes_directory(void)
 	CU_ASSERT_FALSE(s.inside_skipped);
 	CU_ASSERT_TRUE(s.other_dir_walked);
 	/* everything but the 7 entries under /docs */
-	CU_ASSERT_EQUAL(s.calls, fx->expected.n - 7);
+	CU_ASSERT_EQUAL(s.calls, t_walkable_count(&fx->expected) - 7);
 	t_close(d, fs);
 }
 
@@ -1038,7 +1071,7 @@ static void test_ntfsfs_walk_stops_on_visit_error(void)
 	s.stop_at = 0;
 	s.calls = 0;
 	CU_ASSERT_EQUAL(guestfs_walk(fs, t_skip_visit, &s, &err), 0);
-	CU_ASSERT_EQUAL(s.calls, fx->expected.n);
+	CU_ASSERT_EQUAL(s.calls, t_walkable_count(&fx->expected));
 	t_close(d, fs);
 }
 
@@ -1279,9 +1312,173 @@ static void test_ntfsfs_encrypted_file_is_not_supported(void)
 	t_close(d, fs);
 }
 
+/*
+ * Offsets in the partition of @path where ASCII @name is written in
+ * UTF-16LE (its $FILE_NAME and its directory entry), at most @max.
+ */
+static size_t t_find_name(const char *path, const char *name, uint64_t *at,
+			  size_t max)
+{
+	uint8_t *img = malloc(T_FS_SIZE), pat[128];
+	size_t len = 2 * strlen(name), i, n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	CU_ASSERT_FATAL(img && fd >= 0 && len <= sizeof(pat));
+	CU_ASSERT_FATAL(pread(fd, img, T_FS_SIZE, T_PART_OFFSET) == T_FS_SIZE);
+	close(fd);
+	for (i = 0; i < len / 2; i++)
+		vr_put_le16(pat + 2 * i, (uint8_t)name[i]);
+	for (i = 0; i + len <= T_FS_SIZE && n < max; i += 2)
+		if (!memcmp(img + i, pat, len))
+			at[n++] = T_PART_OFFSET + i;
+	free(img);
+	return n;
+}
+
+static void t_walk_copy(const char *path, struct t_tree *got)
+{
+	struct vr_err err = { 0 };
+	struct guestfs *fs;
+	struct disk *d;
+
+	CU_ASSERT_EQUAL_FATAL(
+		t_open(path, T_PART_OFFSET, T_FS_SIZE, &d, &fs, &err), 0);
+	t_walk_all(fs, got);
+	t_close(d, fs);
+}
+
+/*
+ * Names Linux cannot make, patched in: one with a '/' and one with a NUL
+ * in it. Neither can be a path component: the walk shows each once, with
+ * '?' in its place and marked bad_name (so no one writes it), and the
+ * rest as before.
+ */
+static void test_ntfsfs_walk_marks_slash_and_nul_names(void)
+{
+	const struct t_fixture *fx = t_fixture();
+	const char *path = t_copy("names.img");
+	const uint8_t slash[2] = { '/', 0 }, nul[2] = { 0, 0 };
+	const struct t_ent *g;
+	struct t_tree got;
+	uint64_t at[8];
+	size_t i, n, bad = 0;
+
+	n = t_find_name(path, "slash-me.txt", at, 8);
+	CU_ASSERT_FATAL(n >= 2); /* its $FILE_NAME, its directory entry */
+	for (i = 0; i < n; i++)
+		t_patch(path, at[i] + 2 * 5, slash, sizeof(slash));
+	n = t_find_name(path, "nul-me.txt", at, 8);
+	CU_ASSERT_FATAL(n >= 2);
+	for (i = 0; i < n; i++)
+		t_patch(path, at[i] + 2 * 3, nul, sizeof(nul));
+	t_walk_copy(path, &got);
+	for (i = 0; i < got.n; i++)
+		bad += got.e[i].bad_name;
+	CU_ASSERT_EQUAL(bad, 2);
+	g = t_tree_find(&got, "/odd/slash?me.txt");
+	CU_ASSERT(g && g->bad_name);
+	g = t_tree_find(&got, "/odd/nul?me.txt");
+	CU_ASSERT(g && g->bad_name);
+	CU_ASSERT_PTR_NOT_NULL(t_tree_find(&got, "/odd/loop-me"));
+	CU_ASSERT_EQUAL(got.n, t_walkable_count(&fx->expected));
+	t_tree_free(&got);
+}
+
+/*
+ * A directory entry that names its own parent: the walk shows it once
+ * and does not go round.
+ */
+static void test_ntfsfs_walk_survives_directory_loop(void)
+{
+	const struct t_fixture *fx = t_fixture();
+	const struct t_ent *odd = t_tree_find(&fx->expected, "/odd");
+	const struct t_ent *loop = t_tree_find(&fx->expected, "/odd/loop-me");
+	const char *path = t_copy("loop.img");
+	const struct t_ent *e;
+	struct t_tree got;
+	uint8_t entry[0x52];
+	uint64_t at[8];
+	size_t i, n, patched = 0;
+	int fd;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(odd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	n = t_find_name(path, "loop-me", at, 8);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	/*
+	 * An index entry: the file's reference, 8 more bytes, then its
+	 * $FILE_NAME, which starts with the parent's reference and has the
+	 * name at 0x42. Point the entry at the parent.
+	 */
+	for (i = 0; i < n; i++) {
+		CU_ASSERT_FATAL(at[i] >= sizeof(entry));
+		CU_ASSERT_FATAL(pread(fd, entry, sizeof(entry),
+				      (off_t)(at[i] - sizeof(entry))) ==
+				sizeof(entry));
+		if ((vr_get_le64(entry) & 0xffffffffffffull) != loop->ino ||
+		    (vr_get_le64(entry + 0x10) & 0xffffffffffffull) != odd->ino)
+			continue;
+		t_patch(path, at[i] - sizeof(entry), entry + 0x10, 8);
+		patched++;
+	}
+	close(fd);
+	CU_ASSERT_EQUAL_FATAL(patched, 1);
+	t_walk_copy(path, &got);
+	e = t_tree_find(&got, "/odd/loop-me");
+	CU_ASSERT(e && e->kind == GUESTFS_DIR && e->ino == odd->ino);
+	for (i = 0; i < got.n; i++)
+		CU_ASSERT(strncmp(got.e[i].path, "/odd/loop-me/", 13) != 0);
+	CU_ASSERT_EQUAL(got.n, t_walkable_count(&fx->expected));
+	t_tree_free(&got);
+}
+
+/*
+ * Windows hibernated (or fast-started) leaves hiberfil.sys starting with
+ * "hibr": ntfs-3g then refuses to write, and a read-only open must still
+ * read everything.
+ */
+static void test_ntfsfs_reads_hibernated_volume(void)
+{
+	const struct t_fixture *fx = t_fixture();
+	static uint8_t hibr[8192] = { 'h', 'i', 'b', 'r' };
+	struct vr_err err = { 0 };
+	struct guestfs *fs;
+	struct disk *d;
+	struct t_tree got;
+	const struct t_ent *e;
+	char image[4200];
+	uint8_t head[4];
+	int made, refused;
+
+	snprintf(image, sizeof(image), "%s/hibernated.img", tap_workdir());
+	CU_ASSERT_EQUAL_FATAL(
+		t_sh("cp --sparse=always '%s' '%s'", fx->fs, image), 0);
+	CU_ASSERT_EQUAL_FATAL(t_mount(image, NULL), 0);
+	made = t_write("/hiberfil.sys", hibr, sizeof(hibr));
+	CU_ASSERT_EQUAL_FATAL(t_umount(image), 0);
+	CU_ASSERT_EQUAL_FATAL(made, 0);
+	/* the oracle: ntfs-3g falls back to read-only */
+	CU_ASSERT_EQUAL_FATAL(t_mount(image, NULL), 0);
+	refused = t_write_str("/new.txt", "x") != 0 && errno == EROFS;
+	CU_ASSERT_EQUAL_FATAL(t_umount(image), 0);
+	CU_ASSERT_TRUE(refused);
+	/* the file system image is the whole disk here: offset 0 */
+	CU_ASSERT_EQUAL_FATAL(t_open(image, 0, 0, &d, &fs, &err), 0);
+	t_walk_all(fs, &got);
+	e = t_tree_find(&got, "/hiberfil.sys");
+	CU_ASSERT_FATAL(e && e->kind == GUESTFS_FILE && e->size == 8192);
+	CU_ASSERT_EQUAL(guestfs_read(fs, e->ino, head, 4, 0, &err), 4);
+	CU_ASSERT(memcmp(head, "hibr", 4) == 0);
+	CU_ASSERT_EQUAL(got.n, t_walkable_count(&fx->expected) + 1);
+	t_tree_free(&got);
+	t_close(d, fs);
+}
+
 int main(void)
 {
 	CU_pSuite s;
+	int rc;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
@@ -1310,7 +1507,15 @@ int main(void)
 		    test_ntfsfs_rejects_truncated_volume);
 	CU_add_test(s, "test_ntfsfs_broken_mft_record_fails_walk",
 		    test_ntfsfs_broken_mft_record_fails_walk);
+	CU_add_test(s, "test_ntfsfs_walk_marks_slash_and_nul_names",
+		    test_ntfsfs_walk_marks_slash_and_nul_names);
+	CU_add_test(s, "test_ntfsfs_walk_survives_directory_loop",
+		    test_ntfsfs_walk_survives_directory_loop);
+	CU_add_test(s, "test_ntfsfs_reads_hibernated_volume",
+		    test_ntfsfs_reads_hibernated_volume);
 	CU_add_test(s, "test_ntfsfs_encrypted_file_is_not_supported",
 		    test_ntfsfs_encrypted_file_is_not_supported);
-	return tap_run();
+	rc = tap_run();
+	t_tree_free(&t_fx.expected);
+	return rc;
 }
