@@ -151,6 +151,20 @@ static struct struct_io_manager extfs_io_manager = {
 	.write_blk64 = extfs_io_write64,
 };
 
+/*
+ * Let the channel's reads report into @err for the call in progress;
+ * returns what was there, to put back when the call ends (a read inside
+ * a walk's visitor must not leave the walk writing into the visitor's
+ * finished frame).
+ */
+static struct vr_err *extfs_io_err(struct extfs *fs, struct vr_err *err)
+{
+	struct vr_err *saved = fs->io.err;
+
+	fs->io.err = err;
+	return saved;
+}
+
 /* A libext2fs error as our one line (the disk's error if it had one). */
 static int extfs_fail(struct extfs_io *io, errcode_t ec, const char *what,
 		      struct vr_err *err)
@@ -199,6 +213,7 @@ int extfs_open(struct disk *d, uint64_t offset, uint64_t size,
 		free(x);
 		return rc;
 	}
+	x->io.err = NULL; /* @err lives no longer than this call */
 	memcpy(label, x->fs->super->s_volume_name, EXT2_LABEL_LEN);
 	label[EXT2_LABEL_LEN] = '\0';
 	extfs_uuid(x, uuid);
@@ -322,10 +337,15 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 	    (nlen == 1 && de->name[0] == '.') ||
 	    (nlen == 2 && de->name[0] == '.' && de->name[1] == '.'))
 		return 0;
-	if (w->len + 1 + nlen >= sizeof(w->path))
+	if (w->len + 2 + nlen >= sizeof(w->path))
 		return 0; /* a path longer than PATH_MAX: not restorable */
 	w->path[w->len] = '/';
 	memcpy(w->path + w->len + 1, de->name, nlen);
+	if (nlen == 0) { /* a name no path can hold: shown as "?" */
+		w->path[w->len + 1] = '?';
+		nlen = 1;
+		e.bad_name = true;
+	}
 	for (i = w->len + 1; i <= w->len + nlen; i++) {
 		if (w->path[i] == '/' || w->path[i] == '\0') {
 			w->path[i] = '?';
@@ -404,6 +424,7 @@ static int extfs_walk(void *impl,
 {
 	struct extfs *fs = impl;
 	struct extfs_walk *w = calloc(1, sizeof(*w));
+	struct vr_err *saved;
 	errcode_t ec;
 	int rc;
 
@@ -412,16 +433,17 @@ static int extfs_walk(void *impl,
 	*w = (struct extfs_walk){
 		.fs = fs, .visit = visit, .ctx = ctx, .err = err
 	};
-	fs->io.err = err;
+	saved = extfs_io_err(fs, err);
 	ec = ext2fs_allocate_inode_bitmap(fs->fs, "walked", &w->seen);
 	if (ec) {
-		free(w);
-		return extfs_fail(&fs->io, ec, "walk", err);
+		rc = extfs_fail(&fs->io, ec, "walk", err);
+	} else {
+		ext2fs_mark_inode_bitmap2(w->seen, EXT2_ROOT_INO);
+		rc = extfs_walk_dir(w, EXT2_ROOT_INO);
+		ext2fs_free_inode_bitmap(w->seen);
 	}
-	ext2fs_mark_inode_bitmap2(w->seen, EXT2_ROOT_INO);
-	rc = extfs_walk_dir(w, EXT2_ROOT_INO);
-	ext2fs_free_inode_bitmap(w->seen);
 	free(w);
+	fs->io.err = saved;
 	return rc;
 }
 
@@ -429,26 +451,31 @@ static int64_t extfs_read(void *impl, uint64_t ino, void *buf, size_t len,
 			  uint64_t off, struct vr_err *err)
 {
 	struct extfs *fs = impl;
+	struct vr_err *saved;
 	ext2_file_t file;
 	unsigned int got = 0;
 	errcode_t ec;
 	int rc = 0;
 
-	fs->io.err = err;
 	if (len > UINT32_MAX)
 		len = UINT32_MAX;
 	if (ino == 0 || ino > fs->fs->super->s_inodes_count)
 		return vr_err_set(err, -EINVAL, "%s: no inode %" PRIu64,
 				  disk_path(fs->io.d), ino);
+	saved = extfs_io_err(fs, err);
 	ec = ext2fs_file_open(fs->fs, (ext2_ino_t)ino, 0, &file);
-	if (ec)
-		return extfs_fail(&fs->io, ec, "open file", err);
-	ec = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
-	if (!ec)
-		ec = ext2fs_file_read(file, buf, (unsigned int)len, &got);
-	if (ec)
-		rc = extfs_fail(&fs->io, ec, "read file", err);
-	ext2fs_file_close(file);
+	if (ec) {
+		rc = extfs_fail(&fs->io, ec, "open file", err);
+	} else {
+		ec = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
+		if (!ec)
+			ec = ext2fs_file_read(file, buf, (unsigned int)len,
+					      &got);
+		if (ec)
+			rc = extfs_fail(&fs->io, ec, "read file", err);
+		ext2fs_file_close(file);
+	}
+	fs->io.err = saved;
 	return rc < 0 ? rc : (int64_t)got;
 }
 
