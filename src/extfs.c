@@ -16,12 +16,24 @@
 #include <sys/stat.h>
 
 #include <et/com_err.h>
+#include <ext2fs/ext2_err.h>
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
+#include <pthread.h>
 
 #include "disk.h"
 #include "guestfs.h"
+#include "vr_endian.h"
 #include "vr_err.h"
+
+/* The superblock: 1024 bytes at 1024, fields little-endian. */
+#define EXTFS_SB_SIZE 1024
+#define EXTFS_SB_BLOCKS_LO 4   /* u32 */
+#define EXTFS_SB_LOG_BLOCK 24  /* u32: block size 1024 << this */
+#define EXTFS_SB_MAGIC 56      /* u16 */
+#define EXTFS_SB_INCOMPAT 96   /* u32 */
+#define EXTFS_SB_BLOCKS_HI 336 /* u32, with the 64bit feature */
+#define EXTFS_LOG_BLOCK_MAX 6u /* 64 KiB */
 
 /* Directories deeper than this are not walked: a corrupt tree cannot loop. */
 #define EXTFS_MAX_DEPTH 128
@@ -29,6 +41,7 @@
 
 /* What a channel reads from. */
 struct extfs_io {
+	ext2_filsys fs; /* once open */
 	struct disk *d;
 	uint64_t offset, size;
 	struct vr_err *err; /* the error of the call in progress */
@@ -169,6 +182,10 @@ static struct vr_err *extfs_io_err(struct extfs *fs, struct vr_err *err)
 static int extfs_fail(struct extfs_io *io, errcode_t ec, const char *what,
 		      struct vr_err *err)
 {
+	/* libext2fs 1.47 can leave a failed inode read in its inode cache
+	 * under another inode's number: forget what it cached */
+	if (io->fs)
+		ext2fs_flush_icache(io->fs);
 	if (err && err->code)
 		return err->code;
 	return vr_err_set(err, ec == ENOMEM ? -ENOMEM : -VR_ECORRUPT,
@@ -177,12 +194,64 @@ static int extfs_fail(struct extfs_io *io, errcode_t ec, const char *what,
 			  error_message(ec));
 }
 
+/* libext2fs's messages ("Ext2 inode is not a directory"), not numbers. */
+static pthread_once_t extfs_messages_once = PTHREAD_ONCE_INIT;
+
+static void extfs_messages_init(void)
+{
+	initialize_ext2_error_table();
+}
+
+/*
+ * The superblock at @offset, before libext2fs sees it: the magic ("no ext
+ * file system here" is no corruption), then a size that fits the
+ * partition, since libext2fs sizes its group tables from the block count
+ * before reading them (a tiny volume claiming millions of groups would
+ * have it allocate gigabytes).
+ */
+static int extfs_super_check(struct disk *d, uint64_t offset, uint64_t size,
+			     struct vr_err *err)
+{
+	uint8_t sb[EXTFS_SB_SIZE];
+	uint64_t blocks, block_size;
+	int rc;
+
+	rc = size < 2 * EXTFS_SB_SIZE ? -EINVAL
+				      : disk_read(d, sb, sizeof(sb),
+						  offset + EXTFS_SB_SIZE, err);
+	if (rc == 0 && vr_get_le16(sb + EXTFS_SB_MAGIC) != EXT2_SUPER_MAGIC)
+		rc = -EINVAL;
+	if (rc == -EINVAL)
+		return vr_err_set(err, -EINVAL,
+				  "%s: no ext2/3/4 file system at 0x%" PRIx64,
+				  disk_path(d), offset);
+	if (rc < 0)
+		return rc;
+	blocks = vr_get_le32(sb + EXTFS_SB_BLOCKS_LO);
+	if (vr_get_le32(sb + EXTFS_SB_INCOMPAT) & EXT4_FEATURE_INCOMPAT_64BIT)
+		blocks |= (uint64_t)vr_get_le32(sb + EXTFS_SB_BLOCKS_HI) << 32;
+	if (vr_get_le32(sb + EXTFS_SB_LOG_BLOCK) > EXTFS_LOG_BLOCK_MAX)
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: ext file system at 0x%" PRIx64
+				  ": block size 2^%u KiB is out of range",
+				  disk_path(d), offset,
+				  vr_get_le32(sb + EXTFS_SB_LOG_BLOCK));
+	block_size = 1024u << vr_get_le32(sb + EXTFS_SB_LOG_BLOCK);
+	if (blocks > size / block_size)
+		return vr_err_set(err, -VR_ECORRUPT,
+				  "%s: ext file system at 0x%" PRIx64
+				  ": %" PRIu64 " blocks of %" PRIu64
+				  " bytes do not fit its %" PRIu64 " bytes",
+				  disk_path(d), offset, blocks, block_size,
+				  size);
+	return 0;
+}
+
 int extfs_open(struct disk *d, uint64_t offset, uint64_t size,
 	       struct guestfs **out, struct vr_err *err)
 {
 	struct extfs *x = calloc(1, sizeof(*x));
 	char name[64], label[EXT2_LABEL_LEN + 1], uuid[37];
-	uint8_t sb[2];
 	errcode_t ec;
 	int rc;
 
@@ -192,19 +261,12 @@ int extfs_open(struct disk *d, uint64_t offset, uint64_t size,
 	x->io = (struct extfs_io){
 		.d = d, .offset = offset, .size = size, .err = err
 	};
-	/* the magic first: "no ext file system here" is no corruption */
-	rc = size < 2048 ? -EINVAL
-			 : disk_read(d, sb, 2, offset + 1024 + 56, err);
-	if (rc == 0 && (sb[0] != 0x53 || sb[1] != 0xef))
-		rc = -EINVAL;
+	rc = extfs_super_check(d, offset, size, err);
 	if (rc < 0) {
 		free(x);
-		return rc != -EINVAL ? rc
-				     : vr_err_set(err, -EINVAL,
-						  "%s: no ext2/3/4 file system "
-						  "at 0x%" PRIx64,
-						  disk_path(d), offset);
+		return rc;
 	}
+	pthread_once(&extfs_messages_once, extfs_messages_init);
 	snprintf(name, sizeof(name), EXTFS_IO_PREFIX "%p", (void *)&x->io);
 	ec = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_SKIP_MMP, 0,
 			  0, &extfs_io_manager, &x->fs);
@@ -214,6 +276,7 @@ int extfs_open(struct disk *d, uint64_t offset, uint64_t size,
 		return rc;
 	}
 	x->io.err = NULL; /* @err lives no longer than this call */
+	x->io.fs = x->fs;
 	memcpy(label, x->fs->super->s_volume_name, EXT2_LABEL_LEN);
 	label[EXT2_LABEL_LEN] = '\0';
 	extfs_uuid(x, uuid);
@@ -386,6 +449,10 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 		w->rc = extfs_symlink(w->fs, ino, (struct ext2_inode *)&inode,
 				      target, sizeof(target), w->err);
 		e.target = target;
+		if (!target[0]) { /* no link can say "": not restorable */
+			e.kind = GUESTFS_OTHER;
+			e.target = NULL;
+		}
 	}
 	if (w->rc == 0)
 		rc = w->visit(w->ctx, &e);
@@ -447,6 +514,14 @@ static int extfs_walk(void *impl,
 	return rc;
 }
 
+/* @got bytes read at @off of a file of @size bytes: those inside it. */
+static uint64_t extfs_clamp(uint64_t got, uint64_t off, uint64_t size)
+{
+	if (off >= size)
+		return 0;
+	return got < size - off ? got : size - off;
+}
+
 static int64_t extfs_read(void *impl, uint64_t ino, void *buf, size_t len,
 			  uint64_t off, struct vr_err *err)
 {
@@ -471,6 +546,12 @@ static int64_t extfs_read(void *impl, uint64_t ino, void *buf, size_t len,
 		if (!ec)
 			ec = ext2fs_file_read(file, buf, (unsigned int)len,
 					      &got);
+		/* libext2fs 1.47 hands out a whole inline data area, past
+		 * the file's end: what lies beyond its size is not its */
+		if (!ec && got > 0)
+			got = (unsigned int)extfs_clamp(
+				got, off,
+				EXT2_I_SIZE(ext2fs_file_get_inode(file)));
 		if (ec)
 			rc = extfs_fail(&fs->io, ec, "read file", err);
 		ext2fs_file_close(file);

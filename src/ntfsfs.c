@@ -85,9 +85,13 @@ _Static_assert(NTFSFS_BOOT_SERIAL + 8 <= NTFSFS_BOOT_SIZE, "boot layout");
 /* Symbolic link reparse data ([MS-FSCC] 2.1.2.4), from NTFSFS_RP_DATA */
 #define NTFSFS_SL_SUBST_OFF 0 /* u16, into the path buffer */
 #define NTFSFS_SL_SUBST_LEN 2 /* u16, bytes */
+#define NTFSFS_SL_PRINT_OFF 4 /* u16 */
+#define NTFSFS_SL_PRINT_LEN 6 /* u16 */
 #define NTFSFS_SL_FLAGS 8     /* u32 */
 #define NTFSFS_SL_PATH 12
 #define NTFSFS_SL_RELATIVE 1u
+/* WSL symlink data: a u32 version, then the target in UTF-8 */
+#define NTFSFS_LX_TARGET 4
 
 /*
  * Interix special files: an 8-byte magic, then for links the UTF-16LE
@@ -629,6 +633,32 @@ struct ntfsfs_kind {
 };
 
 /* A reparse point: a symlink we can show, or something we skip. */
+/*
+ * Is the reparse data @rp (@size bytes) of a symlink (@tag) whole: its
+ * length as the header says, the names inside it, a target of at least
+ * one character?
+ */
+static bool ntfsfs_symlink_is_sound(const uint8_t *rp, size_t size,
+				    uint32_t tag)
+{
+	const uint8_t *d = rp + NTFSFS_RP_DATA;
+	size_t len = vr_get_le16(rp + NTFSFS_RP_DATA_LEN), off, n;
+
+	if (len + NTFSFS_RP_DATA != size)
+		return false;
+	if (tag == NTFSFS_TAG_LX_SYMLINK) /* a version, then UTF-8 */
+		return len > NTFSFS_LX_TARGET;
+	if (len < NTFSFS_SL_PATH)
+		return false;
+	off = vr_get_le16(d + NTFSFS_SL_SUBST_OFF);
+	n = vr_get_le16(d + NTFSFS_SL_SUBST_LEN);
+	if (n < 2 || n % 2 || off + n > len - NTFSFS_SL_PATH)
+		return false;
+	off = vr_get_le16(d + NTFSFS_SL_PRINT_OFF);
+	n = vr_get_le16(d + NTFSFS_SL_PRINT_LEN);
+	return n % 2 == 0 && off + n <= len - NTFSFS_SL_PATH;
+}
+
 static int ntfsfs_classify_reparse(struct ntfsfs *fs, ntfs_inode *ni,
 				   struct ntfsfs_kind *k, struct vr_err *err)
 {
@@ -664,11 +694,18 @@ static int ntfsfs_classify_reparse(struct ntfsfs *fs, ntfs_inode *ni,
 	switch (tag) {
 	case NTFSFS_TAG_SYMLINK:
 	case NTFSFS_TAG_LX_SYMLINK:
+		/* libntfs-3g leaks on data it rejects: it gets only sound
+		 * links; the others are skipped as unknown reparse points */
+		if (!ntfsfs_symlink_is_sound(rp, (size_t)size, tag))
+			break;
 		errno = 0;
 		k->target = ntfs_make_symlink(ni, "");
 		if (!k->target && tag == NTFSFS_TAG_SYMLINK)
 			k->target = ntfsfs_symlink_relative(rp, (size_t)size);
-		if (k->target) {
+		if (k->target && !k->target[0]) { /* no link can say "" */
+			free(k->target);
+			k->target = NULL;
+		} else if (k->target) {
 			k->kind = GUESTFS_SYMLINK;
 			k->type = S_IFLNK;
 		} else if (errno == ENOMEM || fs->io.derr.code) {
@@ -730,7 +767,8 @@ static int ntfsfs_classify_interix(struct ntfsfs *fs, ntfs_inode *ni,
 		n = ntfs_ucstombs((const ntfschar *)(buf + NTFSFS_INTX_MAGIC),
 				  (int)((size - NTFSFS_INTX_MAGIC) / 2),
 				  &k->target, 0);
-		if (n > 0) {
+		/* a NUL inside would make it another, shorter link */
+		if (n > 0 && strlen(k->target) == (size_t)n) {
 			k->kind = GUESTFS_SYMLINK;
 			k->type = S_IFLNK;
 		} else {
