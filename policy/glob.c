@@ -88,9 +88,9 @@ static bool policy_glob_walk(const char *p, const char *s, int fnflags,
 			for (;;) {
 				if (policy_glob_walk(p + pn, s, fnflags, below))
 					return true;
+				/* ** takes what lies below */
 				if (!*s)
-					return below; /* ** takes what is below
-						       */
+					return below;
 				s += strcspn(s, "/");
 				while (*s == '/')
 					s++;

@@ -23,6 +23,7 @@
 
 #include "disk.h"
 #include "guestfs.h"
+#include "strmap.h"
 #include "vr_endian.h"
 #include "vr_err.h"
 
@@ -322,6 +323,7 @@ struct extfs_walk {
 	int (*visit)(void *ctx, const struct guestfs_entry *e);
 	void *ctx;
 	struct vr_err *err;
+	struct strmap *names; /* of the directory being listed */
 	char path[4096];
 	size_t len; /* of path */
 	unsigned depth;
@@ -415,8 +417,18 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 			e.bad_name = true;
 		}
 	}
+	w->path[w->len + 1 + nlen] = '\0';
+	/* a name listed twice (a damaged or hostile directory) is shown
+	 * once: the second could be a directory below a symlink put first */
+	rc = strmap_put(w->names, w->path + w->len + 1, NULL);
+	if (rc <= 0) {
+		w->path[w->len] = '\0';
+		if (rc < 0)
+			w->rc = vr_err_set(w->err, -ENOMEM, "out of memory");
+		return rc < 0 ? DIRENT_ABORT : 0;
+	}
+	rc = 0;
 	w->len += 1 + nlen;
-	w->path[w->len] = '\0';
 	ec = ext2fs_read_inode_full(w->fs->fs, ino, (struct ext2_inode *)&inode,
 				    sizeof(inode));
 	if (ec) {
@@ -474,11 +486,18 @@ static int extfs_walk_entry(ext2_ino_t dir, int entry,
 
 static int extfs_walk_dir(struct extfs_walk *w, ext2_ino_t dir)
 {
+	struct strmap *outer = w->names;
 	errcode_t ec;
 
+	if (strmap_new(&w->names) < 0) {
+		w->names = outer;
+		return w->rc = vr_err_set(w->err, -ENOMEM, "out of memory");
+	}
 	w->depth++;
 	ec = ext2fs_dir_iterate2(w->fs->fs, dir, 0, NULL, extfs_walk_entry, w);
 	w->depth--;
+	strmap_free(w->names);
+	w->names = outer;
 	if (ec && !w->rc)
 		w->rc = extfs_fail(&w->fs->io, ec, w->len ? w->path : "/",
 				   w->err);

@@ -50,6 +50,7 @@
 
 #include "disk.h"
 #include "guestfs.h"
+#include "strmap.h"
 #include "vr_endian.h"
 #include "vr_err.h"
 
@@ -1033,6 +1034,7 @@ static int ntfsfs_walk_dir(struct ntfsfs_walk *w, MFT_REF dir)
 {
 	struct ntfsfs *fs = w->fs;
 	struct ntfsfs_names names = { 0 };
+	struct strmap *seen = NULL;
 	const char *where = w->len ? w->path : "/";
 	ntfs_inode *ni;
 	s64 pos = 0;
@@ -1047,10 +1049,21 @@ static int ntfsfs_walk_dir(struct ntfsfs_walk *w, MFT_REF dir)
 		rc = ntfsfs_fail(fs, names.errnum ? names.errnum : errno,
 				 w->err, "%s: cannot read directory", where);
 	ntfs_inode_close(ni);
+	if (rc == 0 && strmap_new(&seen) < 0)
+		rc = vr_err_set(w->err, -ENOMEM, "out of memory");
 	w->depth++;
-	for (i = 0; rc == 0 && i < names.n; i++)
-		rc = ntfsfs_walk_entry(w, &names.v[i]);
+	for (i = 0; rc == 0 && i < names.n; i++) {
+		/* a name listed twice (a damaged or hostile index) is shown
+		 * once: the second could be a directory below a symlink
+		 * put first */
+		rc = strmap_put(seen, names.v[i].name, NULL);
+		if (rc > 0)
+			rc = ntfsfs_walk_entry(w, &names.v[i]);
+		else if (rc < 0)
+			rc = vr_err_set(w->err, -ENOMEM, "out of memory");
+	}
 	w->depth--;
+	strmap_free(seen);
 	ntfsfs_names_free(&names);
 	return rc;
 }

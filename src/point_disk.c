@@ -1,7 +1,8 @@
 /*
- * point_disk.c - a manifest read as a disk. The last chunk fetched is kept,
- * so reads smaller than a chunk (file systems read 4 KiB at a time) cost
- * one fetch per chunk, not one per read.
+ * point_disk.c - a manifest read as a disk. The chunks fetched lately are
+ * kept (8 MiB of them), so reads smaller than a chunk (file systems read
+ * 4 KiB at a time, and come back to their metadata) cost one fetch per
+ * chunk, not one per read.
  */
 #include <config.h>
 #include "point_disk.h"

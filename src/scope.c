@@ -37,8 +37,10 @@ static int scope_try(struct disk *d, const struct policy_volume *v,
 	else
 		snprintf(where, sizeof(where), "the whole disk");
 	rc = guestfs_open(d, off, size, &fs, err);
-	if (rc == -EINVAL && v->kind != POLICY_VOLUME_PARTITION)
-		return -ENOENT; /* not it */
+	if (rc == -EINVAL && v->kind != POLICY_VOLUME_PARTITION) {
+		vr_err_clear(err); /* no file system: not it, no problem */
+		return -ENOENT;
+	}
 	if (rc == -EINVAL || rc == -ENOTSUP) {
 		/* name the partition, not only the offset */
 		struct vr_err why = *err;

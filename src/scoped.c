@@ -18,98 +18,11 @@
 #include "hook.h"
 #include "scope.h"
 #include "sink.h"
+#include "strmap.h"
 #include "vr_err.h"
 #include "vr_io.h"
 
 #define SCOPED_CMP (1024 * 1024)
-
-/* ---- a small table of strings to values ---- */
-
-struct scoped_slot {
-	char *key;
-	void *value;
-};
-
-struct scoped_table {
-	struct scoped_slot *slots;
-	size_t cap, n; /* cap: a power of two, or 0 */
-};
-
-static size_t scoped_table_hash(const char *key)
-{
-	size_t h = 14695981039346656037ull; /* FNV-1a */
-
-	for (; *key; key++)
-		h = (h ^ (unsigned char)*key) * 1099511628211ull;
-	return h;
-}
-
-static struct scoped_slot *scoped_table_slot(const struct scoped_table *t,
-					     const char *key)
-{
-	size_t i = scoped_table_hash(key) & (t->cap - 1);
-
-	while (t->slots[i].key && strcmp(t->slots[i].key, key))
-		i = (i + 1) & (t->cap - 1);
-	return &t->slots[i];
-}
-
-static void *scoped_table_get(const struct scoped_table *t, const char *key)
-{
-	return t->cap ? scoped_table_slot(t, key)->value : NULL;
-}
-
-/* Add @key (copied) with @value (the table's from now on, freed with
- * free() even on failure). Returns 0 or -ENOMEM. */
-static int scoped_table_put(struct scoped_table *t, const char *key,
-			    void *value)
-{
-	struct scoped_slot *slot;
-
-	if (2 * (t->n + 1) > t->cap) {
-		struct scoped_table bigger = { .cap = t->cap ? 2 * t->cap
-							     : 64 };
-		size_t i;
-
-		bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
-		if (!bigger.slots) {
-			free(value);
-			return -ENOMEM;
-		}
-		for (i = 0; i < t->cap; i++)
-			if (t->slots[i].key)
-				*scoped_table_slot(&bigger, t->slots[i].key) =
-					t->slots[i];
-		free(t->slots);
-		bigger.n = t->n;
-		*t = bigger;
-	}
-	slot = scoped_table_slot(t, key);
-	if (slot->key) { /* the same name twice: keep the first */
-		free(value);
-		return 0;
-	}
-	slot->key = strdup(key);
-	if (!slot->key) {
-		free(value);
-		return -ENOMEM;
-	}
-	slot->value = value;
-	t->n++;
-	return 0;
-}
-
-static void scoped_table_free(struct scoped_table *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->cap; i++) {
-		free(t->slots[i].key);
-		free(t->slots[i].value);
-	}
-	free(t->slots);
-	memset(t, 0, sizeof(*t));
-}
 
 /* ---- one application ---- */
 
@@ -123,8 +36,8 @@ struct scoped_app {
 	const struct scoped_opts *o;
 	struct sink *sink;
 	struct guestfs *fs, *base_fs; /* base_fs: with o->base, if found */
-	struct scoped_table base;     /* path -> struct scoped_base_entry */
-	struct scoped_table links;    /* inode -> the first path put */
+	struct strmap *base;	      /* path -> struct scoped_base_entry */
+	struct strmap *links;	      /* inode -> the first path put */
 	uint8_t *a, *b;		      /* for comparing with the base */
 	struct scoped_stats *st;
 	struct progress *progress;
@@ -144,7 +57,7 @@ static int scoped_remember_base(void *ctx, const struct guestfs_entry *e)
 	b->e.path = NULL;
 	b->e.target = NULL;
 	strcpy(b->target, target);
-	return scoped_table_put(&a->base, e->path, b) < 0
+	return strmap_put(a->base, e->path, b) < 0
 		       ? vr_err_set(a->err, -ENOMEM, "out of memory")
 		       : 0;
 }
@@ -178,7 +91,7 @@ static int scoped_same_data(struct scoped_app *a, const struct guestfs_entry *e,
 static int scoped_is_unchanged(struct scoped_app *a,
 			       const struct guestfs_entry *e)
 {
-	const struct scoped_base_entry *b = scoped_table_get(&a->base, e->path);
+	const struct scoped_base_entry *b = strmap_get(a->base, e->path);
 
 	if (!b || b->e.kind != e->kind)
 		return 0;
@@ -203,6 +116,10 @@ static int scoped_entry_put(struct scoped_app *a, const struct guestfs_entry *e)
 		a->st->skipped++;
 		return 0;
 	}
+	if (!sink_entry_is_writable(e, NULL)) { /* nor what no path holds */
+		a->st->skipped++;
+		return e->kind == GUESTFS_DIR ? GUESTFS_SKIP : 0;
+	}
 	if (a->base_fs) {
 		same = scoped_is_unchanged(a, e);
 		if (same < 0)
@@ -213,18 +130,14 @@ static int scoped_entry_put(struct scoped_app *a, const struct guestfs_entry *e)
 	}
 	snprintf(ino, sizeof(ino), "%" PRIu64, e->ino);
 	if (e->kind == GUESTFS_FILE && e->nlink > 1)
-		first = scoped_table_get(&a->links, ino);
+		first = strmap_get(a->links, ino);
 	rc = sink_put(a->sink, a->fs, e, first, a->err);
-	if (rc == -EINVAL) { /* a name we do not write */
-		a->st->skipped++;
-		return 0;
-	}
 	if (rc < 0)
 		return (int)rc;
 	if (e->kind == GUESTFS_FILE && e->nlink > 1 && !first) {
 		char *path = strdup(e->path);
 
-		if (!path || scoped_table_put(&a->links, ino, path) < 0)
+		if (!path || strmap_put(a->links, ino, path) < 0)
 			return vr_err_set(a->err, -ENOMEM, "out of memory");
 	}
 	a->st->dirs += e->kind == GUESTFS_DIR;
@@ -330,7 +243,9 @@ static int scoped_app(struct disk *d, const struct policy_app *app,
 	struct scope_volume *vol = NULL, *base_vol = NULL;
 	int rc;
 
-	rc = sink_app_begin(sink, app->name, err);
+	rc = strmap_new(&a.base) < 0 || strmap_new(&a.links) < 0
+		     ? vr_err_set(err, -ENOMEM, "out of memory")
+		     : sink_app_begin(sink, app->name, err);
 	if (rc == 0)
 		rc = scope_volume_open(d, &app->volume, &vol, err);
 	if (rc == 0 && o->base)
@@ -351,8 +266,8 @@ static int scoped_app(struct disk *d, const struct policy_app *app,
 				 o, err);
 	st->apps += rc == 0;
 	progress_free(a.progress);
-	scoped_table_free(&a.base);
-	scoped_table_free(&a.links);
+	strmap_free(a.base);
+	strmap_free(a.links);
 	scope_volume_close(base_vol);
 	scope_volume_close(vol);
 	free(a.a);

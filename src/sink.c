@@ -59,7 +59,7 @@ int sink_new(const struct sink_ops *ops, void *impl, const char *name,
 }
 
 /* Every component of @path a name we write: not "", "." or "..". */
-static bool sink_path_is_safe(const char *path)
+static bool sink_path_is_writable(const char *path)
 {
 	const char *c = path;
 
@@ -92,14 +92,45 @@ const char *sink_app_where(const struct sink *s)
 	return s->where ? s->where : s->name;
 }
 
+bool sink_entry_is_writable(const struct guestfs_entry *e,
+			    const char *hardlink_of)
+{
+	return !e->bad_name && sink_path_is_writable(e->path) &&
+	       (!hardlink_of || sink_path_is_writable(hardlink_of));
+}
+
 int64_t sink_put(struct sink *s, struct guestfs *fs,
 		 const struct guestfs_entry *e, const char *hardlink_of,
 		 struct vr_err *err)
 {
-	if (e->bad_name || !sink_path_is_safe(e->path) ||
-	    (hardlink_of && !sink_path_is_safe(hardlink_of)))
-		return -EINVAL;
+	if (!sink_entry_is_writable(e, hardlink_of))
+		return vr_err_set(err, -EINVAL, "%s%s: not a path to write",
+				  sink_app_where(s), e->path);
 	return s->ops->put(s->impl, fs, e, hardlink_of, err);
+}
+
+int64_t sink_copy(struct guestfs *fs, const struct guestfs_entry *e,
+		  uint8_t *buf, size_t len,
+		  int (*write)(void *ctx, const void *buf, size_t n,
+			       uint64_t off, struct vr_err *err),
+		  void *ctx, struct vr_err *err)
+{
+	uint64_t off = 0;
+	int64_t got;
+	int rc;
+
+	while (off < e->size) {
+		got = guestfs_read(fs, e->ino, buf, len, off, err);
+		if (got < 0)
+			return got;
+		if (got == 0)
+			break; /* the file's size lies: what is there */
+		rc = write(ctx, buf, (size_t)got, off, err);
+		if (rc < 0)
+			return rc;
+		off += (uint64_t)got;
+	}
+	return (int64_t)off;
 }
 
 int sink_app_end(struct sink *s, struct vr_err *err)

@@ -9,15 +9,16 @@
  *		sink_put(s, fs, entry, NULL, &err);	each entry, parents
  *first sink_app_end(s, &err); sink_close(s, &err);
  *
- * Guest names are untrusted: sink_put() refuses (-EINVAL, nothing
- * written) a path with an empty, "." or ".." component or one longer than
- * 255 bytes, and an entry whose name held a '/' or a NUL (bad_name), so
- * every entry lands inside APP/ of the target where the guest had it.
+ * Guest names are untrusted: only entries sink_entry_is_writable() passes
+ * may be put (no empty, "." or ".." component, none longer than 255
+ * bytes, no name that held a '/' or a NUL), so every entry lands inside
+ * APP/ of the target where the guest had it.
  */
 #ifndef VR_SINK_H
 #define VR_SINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct guestfs;
@@ -53,6 +54,14 @@ int sink_dir_open(const char *dir, struct sink **out, struct vr_err *err);
 int sink_archive_open(int fd, enum sink_kind kind, const char *name,
 		      struct sink **out, struct vr_err *err);
 
+/*
+ * May @e (and the earlier path @hardlink_of, if not NULL) be put? False
+ * for a guest path no target can hold where the guest had it: the
+ * caller skips it and says so.
+ */
+bool sink_entry_is_writable(const struct guestfs_entry *e,
+			    const char *hardlink_of);
+
 /* Start application @app: its entries go below APP/. */
 int sink_app_begin(struct sink *s, const char *app, struct vr_err *err);
 
@@ -64,9 +73,8 @@ const char *sink_app_where(const struct sink *s);
  * Put entry @e of @fs (its data read through guestfs_read()). With
  * @hardlink_of, the path of an entry of this application put before that
  * is the same file, @e becomes another name of it (a copy where the
- * target has no hard links: zip). Returns the file bytes written (0 for
- * others), -EINVAL for a name it will not write (nothing written), or
- * another negative errno.
+ * target has no hard links: zip). @e must be writable (above). Returns
+ * the file bytes written (0 for others) or a negative errno.
  */
 int64_t sink_put(struct sink *s, struct guestfs *fs,
 		 const struct guestfs_entry *e, const char *hardlink_of,
@@ -93,6 +101,17 @@ struct sink_ops {
 	int (*app_end)(void *impl, struct vr_err *err);
 	int (*close)(void *impl, struct vr_err *err); /* frees impl */
 };
+
+/*
+ * Copy file @e's data from @fs through @write (@ctx, a buffer @buf of
+ * @len bytes to read into). Stops early where the file system gives
+ * less than its size says. Returns the bytes copied or a negative errno.
+ */
+int64_t sink_copy(struct guestfs *fs, const struct guestfs_entry *e,
+		  uint8_t *buf, size_t len,
+		  int (*write)(void *ctx, const void *buf, size_t n,
+			       uint64_t off, struct vr_err *err),
+		  void *ctx, struct vr_err *err);
 
 /*
  * A sink over @impl, which it owns from now on (even on failure). @name

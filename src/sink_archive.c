@@ -67,39 +67,46 @@ static int sink_archive_fail(struct sink_archive *sa, const char *path,
 				  : "archive write failed");
 }
 
+/* sink_copy()'s writer: the next bytes of the entry in progress. */
+static int sink_archive_write(void *ctx, const void *buf, size_t n,
+			      uint64_t off, struct vr_err *err)
+{
+	struct sink_archive *sa = ctx;
+
+	(void)off; /* sink_copy() writes in order */
+	(void)err; /* the caller names the file */
+	if (archive_write_data(sa->a, buf, n) != (la_ssize_t)n) {
+		sa->failed = true;
+		return -EIO;
+	}
+	return 0;
+}
+
 /* File @e's data, then zeros up to its size if the file system gave
  * less (the header promised e->size bytes). The bytes read. */
 static int64_t sink_archive_data(struct sink_archive *sa, struct guestfs *fs,
 				 const struct guestfs_entry *e,
 				 struct vr_err *err)
 {
-	uint64_t off = 0, got_all;
-	int64_t got = 1;
+	int64_t got = sink_copy(fs, e, sa->buf, SINK_ARCHIVE_COPY,
+				sink_archive_write, sa, err);
+	uint64_t off;
 
-	while (off < e->size && got > 0) {
-		got = guestfs_read(fs, e->ino, sa->buf, SINK_ARCHIVE_COPY, off,
-				   err);
-		if (got < 0) {
-			sa->failed = true;
-			return got;
-		}
-		if (got > 0 &&
-		    archive_write_data(sa->a, sa->buf, (size_t)got) != got)
-			return sink_archive_fail(sa, e->path, err);
-		off += (uint64_t)got;
+	if (got < 0) { /* the entry is cut short: no archive */
+		sa->failed = true;
+		return err->code ? got : sink_archive_fail(sa, e->path, err);
 	}
-	got_all = off;
 	memset(sa->buf, 0, SINK_ARCHIVE_COPY);
-	while (off < e->size) {
+	for (off = (uint64_t)got; off < e->size;) {
 		size_t n = e->size - off < SINK_ARCHIVE_COPY
 				   ? (size_t)(e->size - off)
 				   : SINK_ARCHIVE_COPY;
 
-		if (archive_write_data(sa->a, sa->buf, n) != (la_ssize_t)n)
+		if (sink_archive_write(sa, sa->buf, n, off, err) < 0)
 			return sink_archive_fail(sa, e->path, err);
 		off += n;
 	}
-	return (int64_t)got_all;
+	return got;
 }
 
 static int64_t sink_archive_put_entry(struct sink_archive *sa,
@@ -204,8 +211,15 @@ static int sink_archive_close(void *impl, struct vr_err *err)
 	locale_t saved = sink_archive_enter(sa);
 	int rc = 0;
 
-	/* a failed archive is not finished: its end would look whole */
-	if (sa->a && !sa->failed && archive_write_close(sa->a) != ARCHIVE_OK)
+	/* a failed archive is not finished (its end would look whole),
+	 * and not kept: the caller must not rename it into place */
+	if (sa->failed)
+		rc = err && err->code ? err->code
+				      : vr_err_set(err, -EIO,
+						   "%s: not completed after "
+						   "an error",
+						   sa->name);
+	else if (sa->a && archive_write_close(sa->a) != ARCHIVE_OK)
 		rc = sink_archive_fail(sa, NULL, err);
 	if (sa->a)
 		archive_write_free(sa->a);

@@ -21,14 +21,20 @@
 #include "vr_io.h"
 
 #define SINK_DIR_COPY (1024 * 1024)
+/* Temp names tried before giving up (leftovers of killed restores). */
+#define SINK_DIR_TMP_TRIES 1000
 /* Deeper trees in the target are not removed: each level holds a
  * descriptor open. */
 #define SINK_DIR_MAX_DEPTH 256
 
-/* A directory restored, its times set once all below it is written. */
-struct sink_dir_times {
+/*
+ * A directory restored: its owner, mode and times are set once all below
+ * it is written (a read-only mode would stop us writing into it, an owner
+ * would hand it to a host user meanwhile, writes change its mtime).
+ */
+struct sink_dir_meta {
 	char *path;
-	struct timespec atime, mtime;
+	struct guestfs_entry e; /* path and target not kept */
 };
 
 struct sink_dir {
@@ -37,7 +43,7 @@ struct sink_dir {
 	const char *where; /* "target/APP", for messages */
 	uint8_t *buf;
 	unsigned tmp; /* temp names made */
-	struct sink_dir_times *dirs;
+	struct sink_dir_meta *dirs;
 	size_t ndirs, dirs_cap;
 };
 
@@ -52,9 +58,16 @@ static int sink_dir_subdir(int dir, const char *name, mode_t mode)
 {
 	int fd = openat(dir, name,
 			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
 
-	if (fd >= 0)
+	if (fd >= 0) {
+		/* one an earlier restore made read-only, as the guest had
+		 * it: ours to write into again (its mode comes back when
+		 * the application ends) */
+		if (fstat(fd, &st) == 0 && (st.st_mode & S_IRWXU) != S_IRWXU)
+			(void)fchmod(fd, (st.st_mode & 07777) | S_IRWXU);
 		return fd;
+	}
 	if (errno == ENOTDIR || errno == ELOOP) {
 		if (unlinkat(dir, name, 0) < 0)
 			return -errno;
@@ -68,11 +81,24 @@ static int sink_dir_subdir(int dir, const char *name, mode_t mode)
 }
 
 /*
- * The parent directory of guest @path (checked by sink.c) below the
- * application's root, each component made and opened without following
- * links; *@leaf gets the last component. Returns a descriptor or -errno.
+ * The directory @name in @dir, opened without following a symlink, not
+ * made. Returns its descriptor or -errno.
  */
-static int sink_dir_parent(struct sink_dir *sd, const char *path,
+static int sink_dir_open_sub(int dir, const char *name)
+{
+	int fd = openat(dir, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd >= 0 ? fd : -errno;
+}
+
+/*
+ * The parent directory of guest @path (checked by sink.c) below the
+ * application's root, each component opened without following links
+ * and, with @make, made where missing or not a directory; *@leaf gets
+ * the last component. Returns a descriptor or -errno.
+ */
+static int sink_dir_parent(struct sink_dir *sd, const char *path, bool make,
 			   const char **leaf)
 {
 	const char *p = path + 1, *slash;
@@ -86,7 +112,8 @@ static int sink_dir_parent(struct sink_dir *sd, const char *path,
 
 		memcpy(name, p, len);
 		name[len] = '\0';
-		next = sink_dir_subdir(dir, name, 0755);
+		next = make ? sink_dir_subdir(dir, name, S_IRWXU)
+			    : sink_dir_open_sub(dir, name);
 		close(dir);
 		if (next < 0)
 			return next;
@@ -124,27 +151,14 @@ static void sink_dir_meta_link(int dir, const char *name,
 	(void)utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
-/* Copy file @e's data into @fd; the bytes copied. */
-static int64_t sink_dir_copy(struct sink_dir *sd, struct guestfs *fs,
-			     const struct guestfs_entry *e, int fd,
-			     struct vr_err *err)
+/* sink_copy()'s writer: into the descriptor @ctx points at. */
+static int sink_dir_write(void *ctx, const void *buf, size_t n, uint64_t off,
+			  struct vr_err *err)
 {
-	uint64_t off = 0;
-	int64_t got;
+	const int *fd = ctx;
 
-	while (off < e->size) {
-		got = guestfs_read(fs, e->ino, sd->buf, SINK_DIR_COPY, off,
-				   err);
-		if (got < 0)
-			return got;
-		if (got == 0)
-			break; /* the file's size lies: what is there */
-		if (vr_pwrite_full(fd, sd->buf, (size_t)got, off) < 0)
-			return vr_err_set(err, -errno, "%s%s: %s", sd->where,
-					  e->path, strerror(errno));
-		off += (uint64_t)got;
-	}
-	return (int64_t)off;
+	(void)err; /* the caller names the file */
+	return vr_pwrite_full(*fd, buf, n, off) < 0 ? -errno : 0;
 }
 
 /*
@@ -186,7 +200,7 @@ static int sink_dir_link(struct sink_dir *sd, const char *first, int dir,
 			 const char *tmp)
 {
 	const char *leaf;
-	int fdir = sink_dir_parent(sd, first, &leaf), rc = 0;
+	int fdir = sink_dir_parent(sd, first, false, &leaf), rc = 0;
 
 	if (fdir < 0)
 		return fdir;
@@ -205,28 +219,38 @@ static int64_t sink_dir_file(struct sink_dir *sd, int dir, const char *leaf,
 			     const char *hardlink_of, struct vr_err *err)
 {
 	char tmp[64];
-	int64_t rc = 0;
-	int fd = -1;
+	int64_t rc;
+	int fd, tries = 0;
 
-	snprintf(tmp, sizeof(tmp), ".vr-restore.%ld.%u", (long)getpid(),
-		 sd->tmp++);
-	if (hardlink_of) {
-		rc = sink_dir_link(sd, hardlink_of, dir, tmp);
-	} else if (e->kind == GUESTFS_SYMLINK) {
-		if (symlinkat(e->target, dir, tmp) < 0)
-			rc = -errno;
-		else
-			sink_dir_meta_link(dir, tmp, e);
-	} else {
-		fd = openat(dir, tmp,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				    O_CLOEXEC,
-			    0600);
-		rc = fd < 0 ? -errno : sink_dir_copy(sd, fs, e, fd, err);
+	/* a name a killed restore left (its pid again, in a container)
+	 * makes the next one, not a failure */
+	do {
+		snprintf(tmp, sizeof(tmp), ".vr-restore.%ld.%u", (long)getpid(),
+			 sd->tmp++);
+		fd = -1;
+		rc = 0;
+		if (hardlink_of) {
+			rc = sink_dir_link(sd, hardlink_of, dir, tmp);
+		} else if (e->kind == GUESTFS_SYMLINK) {
+			if (symlinkat(e->target, dir, tmp) < 0)
+				rc = -errno;
+		} else {
+			fd = openat(dir, tmp,
+				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					    O_CLOEXEC,
+				    0600);
+			if (fd < 0)
+				rc = -errno;
+		}
+	} while (rc == -EEXIST && ++tries < SINK_DIR_TMP_TRIES);
+	if (rc == 0 && e->kind == GUESTFS_SYMLINK && !hardlink_of)
+		sink_dir_meta_link(dir, tmp, e);
+	if (fd >= 0) {
+		rc = sink_copy(fs, e, sd->buf, SINK_DIR_COPY, sink_dir_write,
+			       &fd, err);
 		if (rc >= 0)
 			sink_dir_meta_fd(fd, e);
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 	}
 	if (rc >= 0 && renameat(dir, tmp, dir, leaf) < 0) {
 		rc = -errno;
@@ -246,27 +270,28 @@ static int64_t sink_dir_file(struct sink_dir *sd, int dir, const char *leaf,
 	return rc;
 }
 
-/* Remember directory @e, to set its times when the application ends. */
+/* Remember directory @e, to set its metadata when the application ends. */
 static int sink_dir_remember(struct sink_dir *sd, const struct guestfs_entry *e,
 			     struct vr_err *err)
 {
-	struct sink_dir_times *t;
+	struct sink_dir_meta *m;
 
 	if (sd->ndirs == sd->dirs_cap) {
 		size_t cap = sd->dirs_cap ? sd->dirs_cap * 2 : 64;
 
-		t = realloc(sd->dirs, cap * sizeof(*t));
-		if (!t)
+		m = reallocarray(sd->dirs, cap, sizeof(*m));
+		if (!m)
 			return vr_err_set(err, -ENOMEM, "out of memory");
-		sd->dirs = t;
+		sd->dirs = m;
 		sd->dirs_cap = cap;
 	}
-	t = &sd->dirs[sd->ndirs];
-	t->path = strdup(e->path);
-	if (!t->path)
+	m = &sd->dirs[sd->ndirs];
+	m->path = strdup(e->path);
+	if (!m->path)
 		return vr_err_set(err, -ENOMEM, "out of memory");
-	t->atime = e->atime;
-	t->mtime = e->mtime;
+	m->e = *e;
+	m->e.path = NULL;
+	m->e.target = NULL;
 	sd->ndirs++;
 	return 0;
 }
@@ -280,17 +305,16 @@ static int64_t sink_dir_put(void *impl, struct guestfs *fs,
 	int64_t rc = 0;
 	int dir, fd;
 
-	dir = sink_dir_parent(sd, e->path, &leaf);
+	dir = sink_dir_parent(sd, e->path, true, &leaf);
 	if (dir < 0)
 		return vr_err_set(err, dir, "%s%s: %s", sd->where, e->path,
 				  strerror(-dir));
 	if (e->kind == GUESTFS_DIR) {
-		fd = sink_dir_subdir(dir, leaf, e->mode & 07777);
+		fd = sink_dir_subdir(dir, leaf, S_IRWXU);
 		if (fd < 0) {
 			rc = vr_err_set(err, fd, "%s%s: %s", sd->where, e->path,
 					strerror(-fd));
 		} else {
-			sink_dir_meta_fd(fd, e);
 			close(fd);
 			rc = sink_dir_remember(sd, e, err);
 		}
@@ -316,8 +340,8 @@ static int sink_dir_app_begin(void *impl, const char *app, const char *where,
 	return 0;
 }
 
-/* Directory times, deepest first: writing below a directory changes its
- * mtime, so they are set once the application is complete. */
+/* Directories' owners, modes and times, deepest first, through
+ * descriptors opened without making or following anything. */
 static int sink_dir_app_end(void *impl, struct vr_err *err)
 {
 	struct sink_dir *sd = impl;
@@ -326,21 +350,17 @@ static int sink_dir_app_end(void *impl, struct vr_err *err)
 
 	(void)err;
 	while (sd->ndirs > 0) {
-		struct sink_dir_times *t = &sd->dirs[--sd->ndirs];
-		struct timespec ts[2] = { t->atime, t->mtime };
+		struct sink_dir_meta *m = &sd->dirs[--sd->ndirs];
 
-		dir = sink_dir_parent(sd, t->path, &leaf);
-		fd = dir < 0 ? -1
-			     : openat(dir, leaf,
-				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					      O_CLOEXEC);
+		dir = sink_dir_parent(sd, m->path, false, &leaf);
+		fd = dir < 0 ? -1 : sink_dir_open_sub(dir, leaf);
 		if (fd >= 0) {
-			(void)futimens(fd, ts);
+			sink_dir_meta_fd(fd, &m->e);
 			close(fd);
 		}
 		if (dir >= 0)
 			close(dir);
-		free(t->path);
+		free(m->path);
 	}
 	return 0;
 }

@@ -287,7 +287,9 @@ bytes_of()
 	data=$(find mnt -type f -printf '%s\n' | awk '{ b += $1 } END { print b }')
 	ntfs_umount
 	meta=$((used - data))
-	fetched=$(jq '.chunks_fetched * 65536' <<<"$output")
+	chunk=$(awk '$1 == "chunk_size" { print $2 }' r/config)
+	[ "$chunk" -gt 0 ]
+	fetched=$(jq ".chunks_fetched * $chunk" <<<"$output")
 	echo "app $app metadata $meta fetched $fetched (plain chunk bytes)"
 	[ "$fetched" -le $(((app + meta) * 3 / 2)) ]
 	# the bound means something: the disk holds far more than that

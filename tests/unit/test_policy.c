@@ -249,6 +249,68 @@ static void test_policy_globs(void)
 				    POLICY_GLOB_CASEFOLD));
 }
 
+/*
+ * policy_glob_may_match_below() lets a walk leave directories unread: a
+ * "no" where some path below does match would lose files. Every pattern
+ * against every directory of a small universe of paths, by brute force;
+ * and it does prune.
+ */
+static void test_policy_glob_pruning(void)
+{
+	static const char *const names[] = { "a", "b", "x.tmp", "db.mdf",
+					     "Data" };
+	static const char *const patterns[] = {
+		"/a/**",   "/a/*.mdf",	   "/Data/db.mdf", "**/*.tmp",
+		"/a/**/b", "/*/b/*.mdf",   "/b",	   "/a/b/**/x.tmp",
+		"/**",	   "/a/[ab]/Data", "/?/a",	   "**/Data/**",
+	};
+	enum { N = 5, DEPTH = 4, PATHS = 5 + 25 + 125 + 625 };
+	static char paths[PATHS + 1][64]; /* [0]: the root, "" */
+	size_t np = 1, i, j, k, len;
+	unsigned pruned = 0;
+
+	/* every path of up to DEPTH names, parents first */
+	for (i = 0; i < np; i++) {
+		unsigned depth = 0;
+		const char *c;
+
+		for (c = paths[i]; *c; c++)
+			depth += *c == '/';
+		for (k = 0; depth < DEPTH && k < N; k++)
+			CU_ASSERT(snprintf(paths[np++], sizeof(paths[0]),
+					   "%s/%s", paths[i],
+					   names[k]) < (int)sizeof(paths[0]));
+	}
+	CU_ASSERT_EQUAL(np, PATHS + 1);
+	for (j = 0; j < sizeof(patterns) / sizeof(patterns[0]); j++) {
+		for (i = 0; i < np; i++) {
+			bool below = false, said;
+
+			len = strlen(paths[i]);
+			for (k = 1; k < np && !below; k++)
+				below = !strncmp(paths[k], paths[i], len) &&
+					paths[k][len] == '/' &&
+					policy_glob_match(patterns[j], paths[k],
+							  0);
+			said = policy_glob_may_match_below(patterns[j],
+							   paths[i], 0);
+			if (below && !said) {
+				printf("# %s below '%s': said no\n",
+				       patterns[j], paths[i]);
+				CU_FAIL("a match below was pruned");
+			}
+			pruned += !said;
+		}
+	}
+	/* and it does leave directories out */
+	CU_ASSERT(pruned > np);
+	CU_ASSERT(!policy_glob_may_match_below("/a/*.mdf", "/b", 0));
+	CU_ASSERT(!policy_glob_may_match_below("/b", "/b", 0));
+	CU_ASSERT(policy_glob_may_match_below("/a/**", "/a", 0));
+	CU_ASSERT(policy_glob_may_match_below("/A/*.mdf", "/a",
+					      POLICY_GLOB_CASEFOLD));
+}
+
 static void test_policy_durations(void)
 {
 	uint64_t s = 0;
@@ -281,6 +343,7 @@ int main(void)
 	CU_add_test(s, "test_policy_bad_policies_name_line_and_column",
 		    test_policy_bad_policies_name_line_and_column);
 	CU_add_test(s, "test_policy_globs", test_policy_globs);
+	CU_add_test(s, "test_policy_glob_pruning", test_policy_glob_pruning);
 	CU_add_test(s, "test_policy_durations", test_policy_durations);
 	return tap_run();
 }
