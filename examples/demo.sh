@@ -203,6 +203,13 @@ run "'$ROOT/examples/restore-apps.sh' repo site:latest shop.yaml changed --chang
 run 'find changed -type f | sort'
 
 echo
+echo "== Mount: every recovery point as a file, read-only (FUSE)"
+run 'mkdir -p view && vhdrecover mount repo view && ls view view/points'
+run 'cmp view/latest/disk.raw <(vhdrecover restore repo latest --to latest.raw >/dev/null && cat latest.raw) && echo "latest/disk.raw is the newest point"'
+run 'echo x >view/latest/disk.raw || echo "read-only (exit $?)"'
+run 'fusermount3 -u view'
+
+echo
 echo "== A fixed VHDX made by Windows 10 (from tests/corpus)"
 run "gzip -dc '$ROOT/tests/corpus/dissect/fixed.vhdx.gz' >fixed.vhdx"
 run 'vhdrecover info fixed.vhdx'

@@ -43,6 +43,7 @@ int cli_restore(int argc, char **argv);
 int cli_policy(int argc, char **argv);
 int cli_forget(int argc, char **argv);
 int cli_plan(int argc, char **argv);
+int cli_mount(int argc, char **argv);
 
 /*
  * Print the one-line error for @err ("vhdrecover: FILE: problem") on stderr;

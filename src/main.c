@@ -40,6 +40,7 @@ static const struct {
 	{ "policy", cli_policy, "check a DR policy (policy check)" },
 	{ "forget", cli_forget, "apply retention: forget points, free space" },
 	{ "plan", cli_plan, "storage planner: space, growth, days left" },
+	{ "mount", cli_mount, "browse a repository read-only (FUSE)" },
 };
 
 #define CLI_VERB_COUNT (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

@@ -27,14 +27,14 @@ set -euo pipefail
 # fdisk: sfdisk and fdisk, the partition table oracles of test_partition;
 # ntfs-3g-dev, libext2fs-dev: guest file systems; ntfs-3g, e2fsprogs: their
 # test images and oracles; libarchive-dev: restore to .tar/.zip, checked with
-# bsdtar (libarchive-tools).
+# bsdtar (libarchive-tools); libfuse3-dev, fuse3 (fusermount3): mount.
 PACKAGES="build-essential autoconf automake libtool pkg-config clang
 	libclang-rt-14-dev libisal-dev libvhdi-dev libvhdi-utils libcunit1-dev
 	libssl-dev bats qemu-utils jq bzip2 xz-utils gzip coreutils util-linux fdisk
 	clang-format xxd python3 nbdkit nbdkit-plugin-dev libnbd-bin
 	libzstd-dev libyaml-dev restic borgbackup faketime python3-jsonschema
 	libext2fs-dev e2fsprogs ntfs-3g ntfs-3g-dev libarchive-dev
-	libarchive-tools"
+	libarchive-tools libfuse3-dev fuse3"
 
 die()
 {

@@ -1,0 +1,33 @@
+/*
+ * vfuse.h - a repository as a read-only file tree through libfuse3
+ * (vhdrecover mount):
+ *
+ *	points/<id>/disk.raw	each recovery point's whole disk
+ *	bases/<name>/disk.raw	each preloaded base
+ *	latest			-> points/<newest id>
+ *
+ * Every read fetches only the chunks it covers (point_disk.h). Points a
+ * cycle commits while mounted appear within a second; nothing can be
+ * written (EROFS).
+ */
+#ifndef VR_VFUSE_H
+#define VR_VFUSE_H
+
+#include <stdbool.h>
+
+struct vr_err;
+
+struct vfuse_opts {
+	bool foreground;  /* else detach once mounted */
+	bool allow_other; /* -o allow_other: other users may read */
+};
+
+/*
+ * Mount @repo_path at @mountpoint and serve it until unmounted
+ * (fusermount3 -u, SIGTERM, SIGINT). Returns 0, or a negative errno
+ * with @err set (the repository cannot be opened, the mount fails).
+ */
+int vfuse_mount(const char *repo_path, const char *mountpoint,
+		const struct vfuse_opts *o, struct vr_err *err);
+
+#endif /* VR_VFUSE_H */

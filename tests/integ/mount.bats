@@ -1,0 +1,116 @@
+#!/usr/bin/env bats
+# mount.bats - vhdrecover mount: a repository as a read-only FUSE tree
+# (points/<id>/disk.raw, bases/<name>/disk.raw, latest), read with real
+# tools: cmp against restore's output and the base, writes refused, a
+# point committed while mounted appears, SIGTERM and fusermount3 -u
+# unmount cleanly.
+
+# shellcheck disable=SC2154 # status, output, stderr: set by bats' run
+load helpers
+
+setup()
+{
+	vr_setup
+	MNT=$VR_WORK/mnt
+	mkdir "$MNT"
+}
+
+teardown()
+{
+	if mountpoint -q "$MNT"; then
+		fusermount3 -u "$MNT" || umount -l "$MNT"
+	fi
+	[ -n "${MOUNT_PID:-}" ] && kill "$MOUNT_PID" 2>/dev/null
+	vr_teardown
+}
+
+# mounted: wait (up to 10 s) until MNT is mounted.
+mounted()
+{
+	local i
+	for i in $(seq 100); do
+		mountpoint -q "$MNT" && return 0
+		sleep 0.1
+	done
+	echo "not mounted after 10 s" >&2
+	return 1
+}
+
+# site: base gold (qemu-io data), child vm over it, two points of vm.
+site()
+{
+	"$VHDRECOVER" create base.vhdx --size 32M --block-size 1M
+	qemu-io -c 'write -P 0xab 1M 3M' -c 'write -P 0x11 20M 1M' base.vhdx >/dev/null
+	"$VHDRECOVER" repo init r
+	"$VHDRECOVER" base add r base.vhdx --name gold
+	"$VHDRECOVER" create vm.vhdx --parent base.vhdx
+	head -c 2M /dev/urandom >more.data
+	"$VHDRECOVER" write vm.vhdx 8M more.data
+	"$VHDRECOVER" replicate r vm.vhdx
+}
+
+@test "mount shows each point and base as disk.raw, byte for byte, read-only; a new point appears; SIGTERM unmounts" {
+	site
+	"$VHDRECOVER" mount r "$MNT" --foreground 2>mount.log &
+	MOUNT_PID=$!
+	mounted
+	[ "$(ls "$MNT")" = $'bases\nlatest\npoints' ]
+	first=$("$VHDRECOVER" points --json r | jq -r '.[0].id')
+	[ "$(ls "$MNT/points")" = "$first" ]
+	[ "$(readlink "$MNT/latest")" = "points/$first" ]
+	"$VHDRECOVER" restore r "$first" --to first.raw
+	cmp "$MNT/points/$first/disk.raw" first.raw
+	[ "$(stat -c %s "$MNT/points/$first/disk.raw")" = $((32 * 1024 * 1024)) ]
+	"$VHDRECOVER" convert base.vhdx base.raw
+	cmp "$MNT/bases/gold/disk.raw" base.raw
+	# a reader that seeks: qemu-img reads the raw disk through the mount
+	qemu-img compare -f raw -F raw "$MNT/points/$first/disk.raw" first.raw
+
+	# read-only everywhere
+	run sh -c "echo x >'$MNT/points/$first/disk.raw'"
+	[ "$status" -ne 0 ] && [[ $output == *"Read-only file system"* ]]
+	run touch "$MNT/new"
+	[ "$status" -ne 0 ] && [[ $output == *"Read-only file system"* ]]
+	run mkdir "$MNT/points/x"
+	[ "$status" -ne 0 ]
+	[ ! -e "$MNT/points/nosuch/disk.raw" ]
+
+	# a cycle commits a point while mounted: it shows, latest follows
+	"$VHDRECOVER" write vm.vhdx 12M more.data
+	"$VHDRECOVER" replicate r vm.vhdx
+	second=$("$VHDRECOVER" points --json r | jq -r '.[1].id')
+	sleep 1.5
+	[ "$(ls "$MNT/points" | wc -l)" -eq 2 ]
+	[ "$(readlink "$MNT/latest")" = "points/$second" ]
+	"$VHDRECOVER" restore r "$second" --to second.raw
+	cmp "$MNT/latest/disk.raw" second.raw
+
+	# SIGTERM: the process ends, nothing stays mounted
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID"
+	MOUNT_PID=
+	! mountpoint -q "$MNT"
+	! grep -q " $MNT " /proc/mounts
+}
+
+@test "mount detaches; fusermount3 -u unmounts; bad arguments give one line" {
+	site
+	run --separate-stderr "$VHDRECOVER" mount r "$MNT"
+	[ "$status" -eq 0 ]
+	mounted
+	[ -n "$(ls "$MNT/points")" ]
+	fusermount3 -u "$MNT"
+	! mountpoint -q "$MNT"
+
+	run --separate-stderr "$VHDRECOVER" mount nosuch "$MNT"
+	assert_one_line_error 'nosuch'
+	run --separate-stderr "$VHDRECOVER" mount r nosuch-dir
+	assert_one_line_error 'nosuch-dir: No such file or directory'
+	run --separate-stderr "$VHDRECOVER" mount r more.data
+	assert_one_line_error 'more.data: not a directory to mount on'
+	run --separate-stderr "$VHDRECOVER" mount r
+	assert_usage_error
+	run --separate-stderr "$VHDRECOVER" mount -o rw r "$MNT"
+	assert_usage_error
+	! mountpoint -q "$MNT"
+}
