@@ -304,23 +304,6 @@ static int vfuse_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 	}
 }
 
-/* A base as a disk, into @pd as point_disk_open_named() fills it. */
-static int vfuse_open_base(const char *repo, const char *name,
-			   struct point_disk_named *pd, struct vr_err *err)
-{
-	int rc;
-
-	memset(pd, 0, sizeof(*pd));
-	rc = repo_open(repo, 0, &pd->r, err);
-	if (rc == 0)
-		rc = catalog_load_base(repo, name, &pd->m, err);
-	if (rc == 0)
-		rc = point_disk_open(pd->r, pd->m, NULL, &pd->d, err);
-	if (rc < 0)
-		point_disk_close_named(pd);
-	return rc;
-}
-
 static int vfuse_open(const char *path, struct fuse_file_info *fi)
 {
 	struct vfuse *v = vfuse_get();
@@ -342,8 +325,8 @@ static int vfuse_open(const char *path, struct fuse_file_info *fi)
 	rc = n.kind == VFUSE_POINT_DISK
 		     ? point_disk_open_named(v->repo, v->points[n.index].id,
 					     &f->pd, &err)
-		     : vfuse_open_base(v->repo, v->bases[n.index].name, &f->pd,
-				       &err);
+		     : point_disk_open_base_named(
+			       v->repo, v->bases[n.index].name, &f->pd, &err);
 	if (rc < 0) {
 		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
 		free(f);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,22 +211,37 @@ int point_disk_open(struct repo *r, const struct manifest *m,
 				 &point_disk_ops, pd, out, err);
 }
 
-int point_disk_open_named(const char *repo_path, const char *spec,
-			  struct point_disk_named *pd, struct vr_err *err)
+/* Point @spec (or, with @base, the base named @spec) of @repo_path. */
+static int point_disk_open_any(const char *repo_path, const char *spec,
+			       bool base, struct point_disk_named *pd,
+			       struct vr_err *err)
 {
 	int rc;
 
 	memset(pd, 0, sizeof(*pd));
 	rc = repo_open(repo_path, 0, &pd->r, err);
 	if (rc == 0)
-		rc = catalog_load_point(repo_path, spec, &pd->m, err);
-	if (rc == 0 && pd->m->base[0])
+		rc = base ? catalog_load_base(repo_path, spec, &pd->m, err)
+			  : catalog_load_point(repo_path, spec, &pd->m, err);
+	if (rc == 0 && !base && pd->m->base[0])
 		rc = catalog_load_base(repo_path, pd->m->base, &pd->base, err);
 	if (rc == 0)
 		rc = point_disk_open(pd->r, pd->m, pd->base, &pd->d, err);
 	if (rc < 0)
 		point_disk_close_named(pd);
 	return rc;
+}
+
+int point_disk_open_named(const char *repo_path, const char *spec,
+			  struct point_disk_named *pd, struct vr_err *err)
+{
+	return point_disk_open_any(repo_path, spec, false, pd, err);
+}
+
+int point_disk_open_base_named(const char *repo_path, const char *name,
+			       struct point_disk_named *pd, struct vr_err *err)
+{
+	return point_disk_open_any(repo_path, name, true, pd, err);
 }
 
 void point_disk_close_named(struct point_disk_named *pd)

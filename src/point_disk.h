@@ -37,6 +37,10 @@ struct point_disk_named {
 int point_disk_open_named(const char *repo_path, const char *spec,
 			  struct point_disk_named *pd, struct vr_err *err);
 
+/* The same for base @name of @repo_path (pd->base stays NULL). */
+int point_disk_open_base_named(const char *repo_path, const char *name,
+			       struct point_disk_named *pd, struct vr_err *err);
+
 /* Close what point_disk_open_named() opened. Accepts a zeroed @pd. */
 void point_disk_close_named(struct point_disk_named *pd);
 
