@@ -203,8 +203,10 @@ run "'$ROOT/examples/restore-apps.sh' repo site:latest shop.yaml changed --chang
 run 'find changed -type f | sort'
 
 echo
-echo "== Mount: every recovery point as a file, read-only (FUSE)"
-run 'mkdir -p view && vhdrecover mount repo view && ls view view/points'
+echo "== Mount: recovery points as files, read-only (FUSE): whole disks, guest file systems, the policy's applications"
+run 'mkdir -p view && vhdrecover mount repo view --policy shop.yaml && ls view view/points'
+run 'ls view/latest view/latest/volumes && ls -l view/latest/volumes/1-win/Apps/ShopDB view/latest/apps/db/Apps/ShopDB'
+run 'diff -r view/latest/apps/web restored/web && echo "the web app as restore gives it"'
 run 'cmp view/latest/disk.raw <(vhdrecover restore repo latest --to latest.raw >/dev/null && cat latest.raw) && echo "latest/disk.raw is the newest point"'
 run 'echo x >view/latest/disk.raw || echo "read-only (exit $?)"'
 run 'fusermount3 -u view'

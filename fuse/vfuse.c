@@ -17,23 +17,52 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "guestfs.h"
 #include "disk.h"
 #include "manifest.h"
 #include "point_disk.h"
+#include "partition.h"
+#include "policy.h"
 #include "repo.h"
+#include "strmap.h"
 #include "vr_err.h"
+#include "vtree.h"
 
 /* Lists older than this are read again: new points show within it. */
 #define VFUSE_LIST_TTL 1
 #define VFUSE_DISK "disk.raw"
+/* Guest file system trees kept open (LRU; in use ones are never closed). */
+#define VFUSE_TREES 4
 
 struct vfuse_base {
 	char name[MANIFEST_NAME_MAX];
 	uint64_t size; /* 0: not known yet */
 };
 
+/* The file systems of a point, as volumes/ lists them. */
+struct vfuse_vols {
+	size_t n;
+	struct vfuse_vol {
+		char name[MANIFEST_NAME_MAX + 16]; /* "2-data" */
+		struct policy_volume pv;	   /* how to open it */
+		char uuid[64];			   /* pv.text, if by UUID */
+	} v[];
+};
+
+/* An open guest file system tree: a point's volume or application. */
+struct vfuse_slot {
+	char key[2 * MANIFEST_NAME_MAX + 32]; /* "ID/v/NAME", "ID/a/APP" */
+	struct vfuse_tree *tree;
+	unsigned refs; /* open files in it */
+	uint64_t used; /* tick of the last use: the oldest goes */
+};
+
 struct vfuse {
 	char repo[PATH_MAX];
+	const struct policy *policy; /* NULL: no apps/ */
+	struct strmap *volumes;	     /* point id -> struct vfuse_vols */
+	struct vfuse_slot trees[VFUSE_TREES];
+	uint64_t tick;
 	struct catalog_point *points; /* oldest first */
 	size_t npoints;
 	struct vfuse_base *bases;
@@ -48,21 +77,30 @@ enum vfuse_kind {
 	VFUSE_POINTS,
 	VFUSE_POINT,
 	VFUSE_POINT_DISK,
+	VFUSE_POINT_VOLUMES, /* points/ID/volumes */
+	VFUSE_POINT_APPS,    /* points/ID/apps */
+	VFUSE_GUEST,	     /* below points/ID/volumes/V or apps/A */
 	VFUSE_BASES,
 	VFUSE_BASE,
 	VFUSE_BASE_DISK,
 };
 
 /* What a path names: its kind and, below points/ or bases/, which. */
-struct vfuse_node {
+struct vfuse_path {
 	enum vfuse_kind kind;
-	size_t index;
+	size_t index;			      /* of the point or base */
+	char key[2 * MANIFEST_NAME_MAX + 32]; /* VFUSE_GUEST: the tree's */
+	const struct policy_volume *volume;   /* VFUSE_GUEST: its volume */
+	const struct policy_app *app;	      /* and app, or NULL */
+	const char *rest;		      /* VFUSE_GUEST: "/", "/a/b" */
 };
 
-/* An open disk.raw. */
+/* An open file: a disk.raw, or a file in a guest tree. */
 struct vfuse_file {
-	struct point_disk_named pd;
+	struct point_disk_named pd; /* disk.raw */
 	uint64_t size;
+	struct vfuse_slot *slot; /* a guest file: its tree, held */
+	const struct vfuse_node *node;
 };
 
 static struct vfuse *vfuse_get(void)
@@ -145,9 +183,127 @@ static int vfuse_find(struct vfuse *v, bool point, const char *name, size_t len,
 	return -ENOENT;
 }
 
+/*
+ * The file systems of point @id: each partition (or the whole disk) whose
+ * file system we read, named "N-LABEL" (or "N"), found once per point.
+ */
+static const struct vfuse_vols *vfuse_volumes(struct vfuse *v, const char *id)
+{
+	struct vfuse_vols *vols = strmap_get(v->volumes, id);
+	struct point_disk_named pd;
+	struct partition *parts = NULL, whole;
+	enum partition_scheme scheme;
+	struct vr_err err = { 0 };
+	struct guestfs *fs;
+	size_t n = 0, i, k;
+
+	if (vols)
+		return vols;
+	if (point_disk_open_named(v->repo, id, &pd, &err) < 0)
+		return NULL;
+	if (partition_table_read(pd.d, &scheme, &parts, &n, &err) == 0 &&
+	    n == 0) {
+		whole = (struct partition){ .size = disk_size(pd.d) };
+		parts = parts ? parts : &whole;
+		n = 1;
+	}
+	vols = calloc(1, sizeof(*vols) + n * sizeof(vols->v[0]));
+	for (i = 0, k = 0; vols && i < n; i++) {
+		struct vfuse_vol *vol = &vols->v[k];
+		char *c;
+
+		if (guestfs_open(pd.d, parts[i].offset, parts[i].size, &fs,
+				 &err) < 0) {
+			vr_err_clear(&err);
+			continue;
+		}
+		snprintf(vol->name, sizeof(vol->name),
+			 *guestfs_label(fs) ? "%u-%s" : "%u", parts[i].number,
+			 guestfs_label(fs));
+		for (c = vol->name; *c; c++) /* a label is no path */
+			if (*c == '/')
+				*c = '_';
+		snprintf(vol->uuid, sizeof(vol->uuid), "%s", guestfs_uuid(fs));
+		/* a partition by number; a whole-disk file system by UUID */
+		vol->pv.kind = parts[i].number ? POLICY_VOLUME_PARTITION
+					       : POLICY_VOLUME_UUID;
+		vol->pv.partition = parts[i].number;
+		guestfs_close(fs);
+		k++;
+	}
+	if (parts != &whole)
+		free(parts);
+	point_disk_close_named(&pd);
+	if (!vols)
+		return NULL;
+	vols->n = k;
+	for (i = 0; i < k; i++)
+		vols->v[i].pv.text = vols->v[i].uuid;
+	return strmap_put(v->volumes, id, vols) < 0
+		       ? NULL
+		       : strmap_get(v->volumes, id);
+}
+
+/*
+ * Below points/ID/: "volumes", "volumes/V[/PATH]", "apps",
+ * "apps/A[/PATH]" (with a policy) into @node.
+ */
+static int vfuse_lookup_guest(struct vfuse *v, const char *p,
+			      struct vfuse_path *node)
+{
+	const char *id = v->points[node->index].id, *name, *slash;
+	const struct vfuse_vols *vols;
+	size_t len, i;
+	bool apps;
+
+	if (!strncmp(p, "volumes", 7) && (p[7] == '/' || !p[7]))
+		apps = false;
+	else if (v->policy && !strncmp(p, "apps", 4) && (p[4] == '/' || !p[4]))
+		apps = true;
+	else
+		return -ENOENT;
+	p += apps ? 4 : 7;
+	if (!*p) {
+		node->kind = apps ? VFUSE_POINT_APPS : VFUSE_POINT_VOLUMES;
+		return 0;
+	}
+	name = p + 1;
+	slash = strchr(name, '/');
+	len = slash ? (size_t)(slash - name) : strlen(name);
+	node->kind = VFUSE_GUEST;
+	node->rest = slash ? slash : "/";
+	node->app = NULL;
+	if (apps) {
+		char app[MANIFEST_NAME_MAX];
+
+		if (len >= sizeof(app))
+			return -ENOENT;
+		memcpy(app, name, len);
+		app[len] = '\0';
+		node->app = policy_app_find(v->policy, app);
+		if (!node->app)
+			return -ENOENT;
+		node->volume = &node->app->volume;
+		snprintf(node->key, sizeof(node->key), "%s/a/%s", id,
+			 node->app->name);
+		return 0;
+	}
+	vols = vfuse_volumes(v, id);
+	for (i = 0; vols && i < vols->n; i++) {
+		if (strlen(vols->v[i].name) == len &&
+		    !strncmp(vols->v[i].name, name, len)) {
+			node->volume = &vols->v[i].pv;
+			snprintf(node->key, sizeof(node->key), "%s/v/%s", id,
+				 vols->v[i].name);
+			return 0;
+		}
+	}
+	return vols ? -ENOENT : -EIO;
+}
+
 /* What @path names. Returns 0 or -ENOENT. */
 static int vfuse_lookup(struct vfuse *v, const char *path,
-			struct vfuse_node *node)
+			struct vfuse_path *node)
 {
 	const char *p = path + 1, *slash;
 	bool point;
@@ -185,10 +341,70 @@ static int vfuse_lookup(struct vfuse *v, const char *path,
 		node->kind = point ? VFUSE_POINT : VFUSE_BASE;
 		return 0;
 	}
-	if (strcmp(slash + 1, VFUSE_DISK))
-		return -ENOENT;
-	node->kind = point ? VFUSE_POINT_DISK : VFUSE_BASE_DISK;
-	return 0;
+	if (!strcmp(slash + 1, VFUSE_DISK)) {
+		node->kind = point ? VFUSE_POINT_DISK : VFUSE_BASE_DISK;
+		return 0;
+	}
+	return point ? vfuse_lookup_guest(v, slash + 1, node) : -ENOENT;
+}
+
+/*
+ * The open tree @node names, opened (in the slot of the tree used least
+ * lately and not in use) if it is not. Returns the slot, or NULL with
+ * *@rc set.
+ */
+static struct vfuse_slot *vfuse_tree_get(struct vfuse *v,
+					 const struct vfuse_path *node, int *rc)
+{
+	struct vfuse_slot *slot = NULL;
+	struct vr_err err = { 0 };
+	size_t i;
+
+	v->tick++;
+	for (i = 0; i < VFUSE_TREES; i++) {
+		struct vfuse_slot *s = &v->trees[i];
+
+		if (s->tree && !strcmp(s->key, node->key)) {
+			s->used = v->tick;
+			return s;
+		}
+		if (!s->refs && (!slot || s->used < slot->used))
+			slot = s;
+	}
+	if (!slot) {
+		*rc = -EMFILE; /* every tree has open files */
+		return NULL;
+	}
+	vfuse_tree_close(slot->tree);
+	slot->tree = NULL;
+	*rc = vfuse_tree_open(v->repo, v->points[node->index].id, node->volume,
+			      node->app, &slot->tree, &err);
+	if (*rc < 0) {
+		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
+		if (*rc != -ENOENT && *rc != -ENOMEM)
+			*rc = -EIO;
+		return NULL;
+	}
+	snprintf(slot->key, sizeof(slot->key), "%s", node->key);
+	slot->used = v->tick;
+	return slot;
+}
+
+/* The node of guest path @node in its tree; NULL with *@rc set. */
+static const struct vfuse_node *vfuse_guest_node(struct vfuse *v,
+						 const struct vfuse_path *node,
+						 struct vfuse_slot **slot,
+						 int *rc)
+{
+	const struct vfuse_node *n;
+
+	*slot = vfuse_tree_get(v, node, rc);
+	if (!*slot)
+		return NULL;
+	n = vfuse_tree_lookup((*slot)->tree, node->rest);
+	if (!n)
+		*rc = -ENOENT;
+	return n;
 }
 
 static void vfuse_stat_dir(struct stat *st, time_t t)
@@ -202,7 +418,7 @@ static int vfuse_getattr(const char *path, struct stat *st,
 			 struct fuse_file_info *fi)
 {
 	struct vfuse *v = vfuse_get();
-	struct vfuse_node n;
+	struct vfuse_path n;
 	time_t t;
 	int rc;
 
@@ -222,6 +438,7 @@ static int vfuse_getattr(const char *path, struct stat *st,
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
 		st->st_size = (off_t)v->points[n.index].size;
+		st->st_blocks = st->st_size / 512;
 		st->st_mtim.tv_sec = st->st_ctim.tv_sec = t;
 		st->st_atim.tv_sec = t;
 		break;
@@ -235,6 +452,16 @@ static int vfuse_getattr(const char *path, struct stat *st,
 		st->st_mtim.tv_sec = st->st_ctim.tv_sec = v->mounted;
 		st->st_atim.tv_sec = v->mounted;
 		break;
+	case VFUSE_GUEST: {
+		struct vfuse_slot *slot;
+		const struct vfuse_node *g =
+			vfuse_guest_node(v, &n, &slot, &rc);
+
+		if (!g)
+			return rc;
+		vfuse_node_stat(g, st);
+		break;
+	}
 	case VFUSE_LATEST:
 		st->st_mode = S_IFLNK | 0777;
 		st->st_nlink = 1;
@@ -252,15 +479,66 @@ static int vfuse_getattr(const char *path, struct stat *st,
 static int vfuse_readlink(const char *path, char *buf, size_t size)
 {
 	struct vfuse *v = vfuse_get();
-	struct vfuse_node n;
+	struct vfuse_path n;
 	int rc = vfuse_lookup(v, path, &n);
 
 	if (rc < 0)
 		return rc;
+	if (n.kind == VFUSE_GUEST) {
+		struct vfuse_slot *slot;
+		const struct vfuse_node *g =
+			vfuse_guest_node(v, &n, &slot, &rc);
+
+		if (!g)
+			return rc;
+		if (!vfuse_node_target(g))
+			return -EINVAL;
+		snprintf(buf, size, "%s", vfuse_node_target(g));
+		return 0;
+	}
 	if (n.kind != VFUSE_LATEST)
 		return -EINVAL;
 	snprintf(buf, size, "points/%s", v->points[v->npoints - 1].id);
 	return 0;
+}
+
+static int vfuse_readdir_volumes(struct vfuse *v, const struct vfuse_path *n,
+				 void *buf, fuse_fill_dir_t fill)
+{
+	const struct vfuse_vols *vols =
+		vfuse_volumes(v, v->points[n->index].id);
+	size_t i;
+
+	if (!vols)
+		return -EIO;
+	for (i = 0; i < vols->n; i++)
+		fill(buf, vols->v[i].name, NULL, 0, 0);
+	return 0;
+}
+
+/* fuse_fill_dir_t with its buffer, for vfuse_node_list(). */
+struct vfuse_filler {
+	void *buf;
+	fuse_fill_dir_t fill;
+};
+
+static int vfuse_fill_node(void *ctx, const char *name, const struct stat *st)
+{
+	const struct vfuse_filler *f = ctx;
+
+	return f->fill(f->buf, name, st, 0, 0);
+}
+
+static int vfuse_readdir_guest(struct vfuse *v, const struct vfuse_path *n,
+			       void *buf, fuse_fill_dir_t fill)
+{
+	struct vfuse_filler filler = { .buf = buf, .fill = fill };
+	struct vfuse_slot *slot;
+	const struct vfuse_node *g;
+	int rc;
+
+	g = vfuse_guest_node(v, n, &slot, &rc);
+	return g ? vfuse_node_list(g, vfuse_fill_node, &filler) : rc;
 }
 
 static int vfuse_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
@@ -268,7 +546,7 @@ static int vfuse_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 			 enum fuse_readdir_flags flags)
 {
 	struct vfuse *v = vfuse_get();
-	struct vfuse_node n;
+	struct vfuse_path n;
 	size_t i;
 	int rc;
 
@@ -296,12 +574,54 @@ static int vfuse_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 			fill(buf, v->bases[i].name, NULL, 0, 0);
 		return 0;
 	case VFUSE_POINT:
+		fill(buf, VFUSE_DISK, NULL, 0, 0);
+		fill(buf, "volumes", NULL, 0, 0);
+		if (v->policy)
+			fill(buf, "apps", NULL, 0, 0);
+		return 0;
 	case VFUSE_BASE:
 		fill(buf, VFUSE_DISK, NULL, 0, 0);
 		return 0;
+	case VFUSE_POINT_VOLUMES:
+		return vfuse_readdir_volumes(v, &n, buf, fill);
+	case VFUSE_POINT_APPS:
+		for (i = 0; i < policy_app_count(v->policy); i++)
+			fill(buf, policy_app_at(v->policy, i)->name, NULL, 0,
+			     0);
+		return 0;
+	case VFUSE_GUEST:
+		return vfuse_readdir_guest(v, &n, buf, fill);
 	default:
 		return -ENOTDIR;
 	}
+}
+
+/* A file of a guest tree: the tree is held open while the file is. */
+static int vfuse_open_guest(struct vfuse *v, const struct vfuse_path *n,
+			    struct fuse_file_info *fi)
+{
+	struct vfuse_slot *slot;
+	const struct vfuse_node *g;
+	struct vfuse_file *f;
+	struct stat st;
+	int rc;
+
+	g = vfuse_guest_node(v, n, &slot, &rc);
+	if (!g)
+		return rc;
+	vfuse_node_stat(g, &st);
+	if (!S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->slot = slot;
+	f->node = g;
+	f->size = (uint64_t)st.st_size;
+	slot->refs++;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->keep_cache = 1;
+	return 0;
 }
 
 static int vfuse_open(const char *path, struct fuse_file_info *fi)
@@ -309,16 +629,18 @@ static int vfuse_open(const char *path, struct fuse_file_info *fi)
 	struct vfuse *v = vfuse_get();
 	struct vr_err err = { 0 };
 	struct vfuse_file *f;
-	struct vfuse_node n;
+	struct vfuse_path n;
 	int rc;
 
 	rc = vfuse_lookup(v, path, &n);
 	if (rc < 0)
 		return rc;
-	if (n.kind != VFUSE_POINT_DISK && n.kind != VFUSE_BASE_DISK)
-		return -EISDIR;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
+	if (n.kind == VFUSE_GUEST)
+		return vfuse_open_guest(v, &n, fi);
+	if (n.kind != VFUSE_POINT_DISK && n.kind != VFUSE_BASE_DISK)
+		return -EISDIR;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -353,6 +675,14 @@ static int vfuse_read(const char *path, char *buf, size_t size, off_t off,
 		size = (size_t)(f->size - (uint64_t)off);
 	if (size > INT_MAX)
 		size = INT_MAX;
+	if (f->slot) {
+		int64_t got = vfuse_tree_read(f->slot->tree, f->node, buf, size,
+					      (uint64_t)off, &err);
+
+		if (got < 0)
+			fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
+		return got < 0 ? -EIO : (int)got;
+	}
 	if (disk_read(f->pd.d, buf, size, (uint64_t)off, &err) < 0) {
 		/* a missing or damaged chunk: this read fails, not the mount */
 		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
@@ -366,6 +696,8 @@ static int vfuse_release(const char *path, struct fuse_file_info *fi)
 	struct vfuse_file *f = (struct vfuse_file *)(uintptr_t)fi->fh;
 
 	(void)path;
+	if (f->slot)
+		f->slot->refs--;
 	point_disk_close_named(&f->pd);
 	free(f);
 	return 0;
@@ -398,13 +730,14 @@ static int vfuse_mountpoint_check(const char *mountpoint, struct vr_err *err)
 int vfuse_mount(const char *repo_path, const char *mountpoint,
 		const struct vfuse_opts *o, struct vr_err *err)
 {
-	struct vfuse v = { .mounted = time(NULL) };
+	struct vfuse v = { .mounted = time(NULL), .policy = o->policy };
 	char opts[PATH_MAX + 128];
 	char *argv[] = { "vhdrecover", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	struct fuse *f = NULL;
 	struct repo *r;
 	int rc, loop;
+	size_t i;
 
 	rc = vfuse_mountpoint_check(mountpoint, err);
 	if (rc < 0)
@@ -418,6 +751,8 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 	if (rc < 0)
 		return rc;
 	repo_close(r);
+	if (strmap_new(&v.volumes) < 0)
+		return vr_err_set(err, -ENOMEM, "out of memory");
 	snprintf(
 		opts, sizeof(opts),
 		"ro,default_permissions,fsname=vhdrecover,subtype=vhdrecover%s",
@@ -450,6 +785,9 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 		fuse_destroy(f);
 	}
 	fuse_opt_free_args(&args);
+	for (i = 0; i < VFUSE_TREES; i++)
+		vfuse_tree_close(v.trees[i].tree);
+	strmap_free(v.volumes);
 	free(v.points);
 	free(v.bases);
 	return rc;

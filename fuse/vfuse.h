@@ -2,9 +2,12 @@
  * vfuse.h - a repository as a read-only file tree through libfuse3
  * (vhdrecover mount):
  *
- *	points/<id>/disk.raw	each recovery point's whole disk
- *	bases/<name>/disk.raw	each preloaded base
- *	latest			-> points/<newest id>
+ *	points/<id>/disk.raw		each recovery point's whole disk
+ *	points/<id>/volumes/<n>-<label>/	its guest file systems
+ *	points/<id>/apps/<app>/		with a policy: each application's
+ *					files, as the policy selects them
+ *	bases/<name>/disk.raw		each preloaded base
+ *	latest				-> points/<newest id>
  *
  * Every read fetches only the chunks it covers (point_disk.h). Points a
  * cycle commits while mounted appear within a second; nothing can be
@@ -15,11 +18,13 @@
 
 #include <stdbool.h>
 
+struct policy;
 struct vr_err;
 
 struct vfuse_opts {
-	bool foreground;  /* else detach once mounted */
-	bool allow_other; /* -o allow_other: other users may read */
+	bool foreground;	     /* else detach once mounted */
+	bool allow_other;	     /* -o allow_other: other users may read */
+	const struct policy *policy; /* apps/ of each point, or NULL */
 };
 
 /*

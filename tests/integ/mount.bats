@@ -1,12 +1,15 @@
 #!/usr/bin/env bats
 # mount.bats - vhdrecover mount: a repository as a read-only FUSE tree
-# (points/<id>/disk.raw, bases/<name>/disk.raw, latest), read with real
-# tools: cmp against restore's output and the base, writes refused, a
-# point committed while mounted appears, SIGTERM and fusermount3 -u
-# unmount cleanly.
+# (points/<id>/disk.raw, volumes/, apps/, bases/<name>/disk.raw, latest),
+# read with real tools: cmp against restore's output and the base, the
+# guest trees against the source trees and restore --policy, the disk's
+# partitions through ntfs-3g and debugfs, writes refused, a point
+# committed while mounted appears, SIGTERM and fusermount3 -u unmount
+# cleanly.
 
 # shellcheck disable=SC2154 # status, output, stderr: set by bats' run
 load helpers
+load site
 
 setup()
 {
@@ -17,6 +20,7 @@ setup()
 
 teardown()
 {
+	[ -d p1 ] && mountpoint -q p1 && umount p1
 	if mountpoint -q "$MNT"; then
 		fusermount3 -u "$MNT" || umount -l "$MNT"
 	fi
@@ -112,5 +116,50 @@ site()
 	assert_usage_error
 	run --separate-stderr "$VHDRECOVER" mount -o rw r "$MNT"
 	assert_usage_error
+	! mountpoint -q "$MNT"
+}
+
+@test "mount --policy: a point's volumes and applications as directories, as the guest has them; disk.raw partitions open with ntfs-3g and debugfs" {
+	make_site
+	"$VHDRECOVER" restore r child:latest --policy p.yaml --to want-apps
+	# in the foreground, so that its exit status (leaks, under the
+	# sanitizers) is seen
+	"$VHDRECOVER" mount r "$MNT" --policy p.yaml --foreground 2>mount.log &
+	MOUNT_PID=$!
+	mounted
+	id=$("$VHDRECOVER" points --json r | jq -r '.[-1].id')
+	[ "$(ls "$MNT/points/$id")" = $'apps\ndisk.raw\nvolumes' ]
+	[ "$(ls "$MNT/points/$id/volumes")" = $'1-win\n2-linux' ]
+	[ "$(ls "$MNT/points/$id/apps")" = $'shopdb\nweb' ]
+	# each application as restore gives it; each volume as the guest has it
+	for app in shopdb web; do
+		diff -r "$MNT/points/$id/apps/$app" "want-apps/$app"
+		diff <(tree_of "$MNT/points/$id/apps/$app" | grep -v '^d') \
+			<(tree_of "want-apps/$app" | grep -v '^d')
+	done
+	diff <(tree_of "$MNT/points/$id/volumes/2-linux/srv") \
+		<(tree_of want/ext/srv)
+	# (want/ has the excluded scratch file removed; the volume has all)
+	diff <(files_of "$MNT/points/$id/volumes/1-win/Apps" | grep -v scratch.tmp) \
+		<(files_of want/ntfs/Apps)
+	[ "$(readlink "$MNT/points/$id/volumes/2-linux/srv/www/abs-link")" = /etc/passwd ]
+	# the whole disk through the mount: its partitions open with the
+	# file systems' own tools
+	dd if="$MNT/points/$id/disk.raw" of=p1.img bs=1M skip=$((NTFS_START / M)) \
+		count=$((NTFS_SIZE / M)) status=none
+	dd if="$MNT/points/$id/disk.raw" of=p2.img bs=1M skip=$((EXT_START / M)) \
+		count=$((EXT_SIZE / M)) status=none
+	mkdir -p p1
+	ntfs-3g -o ro p1.img p1
+	cmp p1/Apps/ShopDB/data/shop.mdf want/ntfs/Apps/ShopDB/data/shop.mdf
+	umount p1
+	debugfs -R "cat /srv/www/new.html" p2.img 2>/dev/null | cmp - want/ext/srv/www/new.html
+	e2fsck -fn p2.img
+	# writes refused in the guest trees too
+	run touch "$MNT/points/$id/volumes/2-linux/srv/x"
+	[ "$status" -ne 0 ] && [[ $output == *"Read-only file system"* ]]
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID"
+	MOUNT_PID=
 	! mountpoint -q "$MNT"
 }
