@@ -202,9 +202,10 @@ static const struct vfuse_vols *vfuse_volumes(struct vfuse *v, const char *id)
 	if (point_disk_open_named(v->repo, id, &pd, &err) < 0)
 		return NULL;
 	if (partition_table_read(pd.d, &scheme, &parts, &n, &err) == 0 &&
-	    n == 0) {
+	    n == 0) { /* no table: a file system on the whole disk, if any */
+		free(parts);
 		whole = (struct partition){ .size = disk_size(pd.d) };
-		parts = parts ? parts : &whole;
+		parts = &whole;
 		n = 1;
 	}
 	vols = calloc(1, sizeof(*vols) + n * sizeof(vols->v[0]));

@@ -163,3 +163,20 @@ site()
 	MOUNT_PID=
 	! mountpoint -q "$MNT"
 }
+
+@test "mount: a file system on a disk without a partition table is volume 0" {
+	mkdir t
+	echo hello >t/f
+	truncate -s 16M d.raw
+	mke2fs -q -F -t ext4 -L whole -d t d.raw
+	"$VHDRECOVER" repo init r
+	"$VHDRECOVER" replicate r d.raw --name d
+	"$VHDRECOVER" mount r "$MNT" --foreground 2>mount.log &
+	MOUNT_PID=$!
+	mounted
+	[ "$(ls "$MNT/latest/volumes")" = 0-whole ]
+	[ "$(cat "$MNT/latest/volumes/0-whole/f")" = hello ]
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID"
+	MOUNT_PID=
+}
