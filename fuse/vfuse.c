@@ -63,6 +63,9 @@ struct vfuse {
 	struct strmap *volumes;	     /* point id -> struct vfuse_vols */
 	struct vfuse_slot trees[VFUSE_TREES];
 	uint64_t tick;
+	/* open files: a release the kernel had not sent when the mount ended
+	 * never comes, so they are closed here */
+	struct vfuse_file *files;
 	struct catalog_point *points; /* oldest first */
 	size_t npoints;
 	struct vfuse_base *bases;
@@ -101,11 +104,39 @@ struct vfuse_file {
 	uint64_t size;
 	struct vfuse_slot *slot; /* a guest file: its tree, held */
 	const struct vfuse_node *node;
+	struct vfuse_file *prev, *next; /* in vfuse.files */
 };
 
 static struct vfuse *vfuse_get(void)
 {
 	return fuse_get_context()->private_data;
+}
+
+/* Hand @f to the kernel as @fi's handle, and keep it on v->files. */
+static void vfuse_file_add(struct vfuse *v, struct vfuse_file *f,
+			   struct fuse_file_info *fi)
+{
+	f->next = v->files;
+	if (v->files)
+		v->files->prev = f;
+	v->files = f;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->keep_cache = 1; /* a point never changes */
+}
+
+/* Close @f and take it off v->files. */
+static void vfuse_file_close(struct vfuse *v, struct vfuse_file *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		v->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	if (f->slot)
+		f->slot->refs--;
+	point_disk_close_named(&f->pd);
+	free(f);
 }
 
 /* Read the lists of points and bases again if they are old. */
@@ -620,8 +651,7 @@ static int vfuse_open_guest(struct vfuse *v, const struct vfuse_path *n,
 	f->node = g;
 	f->size = (uint64_t)st.st_size;
 	slot->refs++;
-	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->keep_cache = 1;
+	vfuse_file_add(v, f, fi);
 	return 0;
 }
 
@@ -656,8 +686,7 @@ static int vfuse_open(const char *path, struct fuse_file_info *fi)
 		return rc == -ENOENT ? -ENOENT : -EIO;
 	}
 	f->size = disk_size(f->pd.d);
-	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->keep_cache = 1; /* a point never changes */
+	vfuse_file_add(v, f, fi);
 	return 0;
 }
 
@@ -697,10 +726,7 @@ static int vfuse_release(const char *path, struct fuse_file_info *fi)
 	struct vfuse_file *f = (struct vfuse_file *)(uintptr_t)fi->fh;
 
 	(void)path;
-	if (f->slot)
-		f->slot->refs--;
-	point_disk_close_named(&f->pd);
-	free(f);
+	vfuse_file_close(vfuse_get(), f);
 	return 0;
 }
 
@@ -786,6 +812,8 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 		fuse_destroy(f);
 	}
 	fuse_opt_free_args(&args);
+	while (v.files)
+		vfuse_file_close(&v, v.files);
 	for (i = 0; i < VFUSE_TREES; i++)
 		vfuse_tree_close(v.trees[i].tree);
 	strmap_free(v.volumes);
