@@ -446,12 +446,21 @@ static void vfuse_stat_dir(struct stat *st, time_t t)
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = t;
 }
 
+/* A disk.raw of @size bytes made at @t. */
+static void vfuse_stat_disk(struct stat *st, uint64_t size, time_t t)
+{
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)(size / 512);
+	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = t;
+}
+
 static int vfuse_getattr(const char *path, struct stat *st,
 			 struct fuse_file_info *fi)
 {
 	struct vfuse *v = vfuse_get();
 	struct vfuse_path n;
-	time_t t;
 	int rc;
 
 	(void)fi;
@@ -461,28 +470,17 @@ static int vfuse_getattr(const char *path, struct stat *st,
 		return rc;
 	switch (n.kind) {
 	case VFUSE_POINT:
+		vfuse_stat_dir(st, (time_t)v->points[n.index].time);
+		break;
 	case VFUSE_POINT_DISK:
-		t = (time_t)v->points[n.index].time;
-		if (n.kind == VFUSE_POINT) {
-			vfuse_stat_dir(st, t);
-			break;
-		}
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = (off_t)v->points[n.index].size;
-		st->st_blocks = st->st_size / 512;
-		st->st_mtim.tv_sec = st->st_ctim.tv_sec = t;
-		st->st_atim.tv_sec = t;
+		vfuse_stat_disk(st, v->points[n.index].size,
+				(time_t)v->points[n.index].time);
 		break;
 	case VFUSE_BASE_DISK:
 		rc = vfuse_base_size(v, &v->bases[n.index]);
 		if (rc < 0)
 			return rc;
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = (off_t)v->bases[n.index].size;
-		st->st_mtim.tv_sec = st->st_ctim.tv_sec = v->mounted;
-		st->st_atim.tv_sec = v->mounted;
+		vfuse_stat_disk(st, v->bases[n.index].size, v->mounted);
 		break;
 	case VFUSE_GUEST: {
 		struct vfuse_slot *slot;

@@ -387,6 +387,24 @@ static void t_none(const char *img)
 	CU_ASSERT_PTR_NULL(parts);
 }
 
+/*
+ * A 64 MiB disk image @name with the partition table sfdisk makes of
+ * @script, made once per run (*@made).
+ */
+static const char *t_sfdisk_image(const char *name, const char *script,
+				  bool *made)
+{
+	const char *img = t_path(name);
+
+	if (!*made) {
+		t_blank(img, 64 * T_MIB);
+		CU_ASSERT_EQUAL_FATAL(
+			t_sh("printf '%s' | sfdisk -q '%s'", script, img), 0);
+		*made = true;
+	}
+	return img;
+}
+
 /* The images the tools make, once per run; tests change only copies. */
 static const char *t_mbr_image(void)
 {
@@ -399,15 +417,8 @@ static const char *t_mbr_image(void)
 				    "size=8192, type=b\n"
 				    "type=82\n";
 	static bool made;
-	const char *img = t_path("mbr.img");
 
-	if (!made) {
-		t_blank(img, 64 * T_MIB);
-		CU_ASSERT_EQUAL_FATAL(
-			t_sh("printf '%s' | sfdisk -q '%s'", script, img), 0);
-		made = true;
-	}
-	return img;
+	return t_sfdisk_image("mbr.img", script, &made);
 }
 
 static const char *t_gpt_image(void)
@@ -425,15 +436,8 @@ static const char *t_gpt_image(void)
 		"type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, name=\"" T_EURO36
 		"\"\n";
 	static bool made;
-	const char *img = t_path("gpt.img");
 
-	if (!made) {
-		t_blank(img, 64 * T_MIB);
-		CU_ASSERT_EQUAL_FATAL(
-			t_sh("printf '%s' | sfdisk -q '%s'", script, img), 0);
-		made = true;
-	}
-	return img;
+	return t_sfdisk_image("gpt.img", script, &made);
 }
 
 /*
