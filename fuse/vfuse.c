@@ -1,7 +1,13 @@
 /*
  * vfuse.c - the repository's read-only file tree (vfuse.h), libfuse3's
- * high-level API, one thread: the lists of points and bases are re-read
- * when older than a second, each open disk.raw is a point_disk of its own.
+ * high-level API on several threads. The repository is opened once (for
+ * reading: garbage collection waits while it is mounted, so an open file
+ * of a point that retention forgets keeps its chunks) and read through
+ * one chunk cache with readahead threads; every disk.raw and guest tree
+ * reads through them. The lists of points and bases are read again when
+ * their directories change (looked at once a second). One lock guards
+ * the lists and trees for lookups and listings; reads of disk.raw take
+ * none, reads in a guest tree take turns in it.
  */
 #include <config.h>
 #include "vfuse.h"
@@ -10,6 +16,7 @@
 #include <errno.h>
 #include <fuse.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +24,7 @@
 #include <time.h>
 
 #include "catalog.h"
+#include "chunk_cache.h"
 #include "guestfs.h"
 #include "disk.h"
 #include "manifest.h"
@@ -28,8 +36,11 @@
 #include "vr_err.h"
 #include "vtree.h"
 
-/* Lists older than this are read again: new points show within it. */
+/* How often the directories of points and bases are looked at: new
+ * points show within it. */
 #define VFUSE_LIST_TTL 1
+/* Threads fetching ahead of sequential readers (the cache's). */
+#define VFUSE_READAHEAD_THREADS 2
 #define VFUSE_DISK "disk.raw"
 /* Guest file system trees kept open (LRU; in use ones are never closed). */
 #define VFUSE_TREES 4
@@ -59,6 +70,10 @@ struct vfuse_slot {
 
 struct vfuse {
 	char repo[PATH_MAX];
+	struct repo *r;		   /* opened for reading */
+	struct chunk_cache *cache; /* over r, shared by all disks */
+	size_t cache_bytes;
+	pthread_mutex_t lock;	     /* all below; not for disk.raw reads */
 	const struct policy *policy; /* NULL: no apps/ */
 	struct strmap *volumes;	     /* point id -> struct vfuse_vols */
 	struct vfuse_slot trees[VFUSE_TREES];
@@ -70,8 +85,9 @@ struct vfuse {
 	size_t npoints;
 	struct vfuse_base *bases;
 	size_t nbases;
-	time_t listed;	/* when the lists were read */
-	time_t mounted; /* the directories' times */
+	time_t looked; /* when the directories were looked at */
+	struct timespec points_seen, bases_seen; /* their mtimes then */
+	time_t mounted;				 /* the directories' times */
 };
 
 enum vfuse_kind {
@@ -101,7 +117,8 @@ struct vfuse_path {
 /* An open file: a disk.raw, or a file in a guest tree. */
 struct vfuse_file {
 	struct point_disk_named pd; /* disk.raw */
-	uint64_t size;
+	struct stat st;		    /* as at open: kept when its point goes */
+	char *path;
 	struct vfuse_slot *slot; /* a guest file: its tree, held */
 	const struct vfuse_node *node;
 	struct vfuse_file *prev, *next; /* in vfuse.files */
@@ -112,16 +129,41 @@ static struct vfuse *vfuse_get(void)
 	return fuse_get_context()->private_data;
 }
 
-/* Hand @f to the kernel as @fi's handle, and keep it on v->files. */
-static void vfuse_file_add(struct vfuse *v, struct vfuse_file *f,
-			   struct fuse_file_info *fi)
+static void vfuse_file_close(struct vfuse *v, struct vfuse_file *f);
+
+/*
+ * Hand @f, open at @path, to the kernel as @fi's handle and keep it on
+ * v->files. Returns 0, or -ENOMEM with @f closed.
+ */
+static int vfuse_file_add(struct vfuse *v, struct vfuse_file *f,
+			  const char *path, struct fuse_file_info *fi)
 {
 	f->next = v->files;
 	if (v->files)
 		v->files->prev = f;
 	v->files = f;
+	f->path = strdup(path);
+	if (!f->path) {
+		vfuse_file_close(v, f);
+		return -ENOMEM;
+	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->keep_cache = 1; /* a point never changes */
+	return 0;
+}
+
+/* The stat of open file @path, or -ENOENT. */
+static int vfuse_file_stat(const struct vfuse *v, const char *path,
+			   struct stat *st)
+{
+	const struct vfuse_file *f;
+
+	for (f = v->files; f; f = f->next)
+		if (!strcmp(f->path, path)) {
+			*st = f->st;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 /* Close @f and take it off v->files. */
@@ -136,10 +178,36 @@ static void vfuse_file_close(struct vfuse *v, struct vfuse_file *f)
 	if (f->slot)
 		f->slot->refs--;
 	point_disk_close_named(&f->pd);
+	free(f->path);
 	free(f);
 }
 
-/* Read the lists of points and bases again if they are old. */
+/*
+ * Has directory @name of the repository changed since *@seen (then set
+ * to its mtime)? One changed within the last second may change again
+ * under the same time stamp: it counts as changed until it is older.
+ */
+static bool vfuse_dir_changed(const struct vfuse *v, const char *name,
+			      struct timespec *seen, time_t now)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+	bool changed;
+
+	snprintf(path, sizeof(path), "%s/%s", v->repo, name);
+	if (stat(path, &st) < 0)
+		return true; /* made by the first manifest: list to see */
+	changed = st.st_mtim.tv_sec != seen->tv_sec ||
+		  st.st_mtim.tv_nsec != seen->tv_nsec ||
+		  now <= st.st_mtim.tv_sec + 1;
+	*seen = st.st_mtim;
+	return changed;
+}
+
+/*
+ * Read the lists of points and bases again if their directories changed
+ * (looked at once a second), and then the repository's new packs.
+ */
 static int vfuse_refresh(struct vfuse *v)
 {
 	char(*names)[MANIFEST_NAME_MAX] = NULL;
@@ -148,13 +216,22 @@ static int vfuse_refresh(struct vfuse *v)
 	struct vr_err err = { 0 };
 	time_t now = time(NULL);
 	size_t npoints = 0, nnames = 0, i, k;
+	bool changed;
 
-	if (v->points && now - v->listed < VFUSE_LIST_TTL)
+	if (v->points && now - v->looked < VFUSE_LIST_TTL)
 		return 0;
-	if (catalog_list_points(v->repo, NULL, &points, &npoints, NULL, &err) <
+	changed = vfuse_dir_changed(v, "points", &v->points_seen, now);
+	changed |= vfuse_dir_changed(v, "bases", &v->bases_seen, now);
+	v->looked = now;
+	if (v->points && !changed)
+		return 0;
+	if (repo_refresh(v->r, &err) < 0 ||
+	    catalog_list_points(v->repo, NULL, &points, &npoints, NULL, &err) <
 		    0 ||
 	    catalog_list_names(v->repo, CATALOG_BASES, &names, &nnames, &err) <
 		    0) {
+		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
+		v->looked = 0; /* try again at the next call */
 		free(points);
 		return -EIO;
 	}
@@ -178,7 +255,6 @@ static int vfuse_refresh(struct vfuse *v)
 	v->npoints = npoints;
 	v->bases = bases;
 	v->nbases = nnames;
-	v->listed = now;
 	return 0;
 }
 
@@ -230,7 +306,7 @@ static const struct vfuse_vols *vfuse_volumes(struct vfuse *v, const char *id)
 
 	if (vols)
 		return vols;
-	if (point_disk_open_named(v->repo, id, &pd, &err) < 0)
+	if (point_disk_open_named(v->repo, v->cache, id, &pd, &err) < 0)
 		return NULL;
 	if (partition_table_read(pd.d, &scheme, &parts, &n, &err) == 0 &&
 	    n == 0) { /* no table: a file system on the whole disk, if any */
@@ -409,8 +485,8 @@ static struct vfuse_slot *vfuse_tree_get(struct vfuse *v,
 	}
 	vfuse_tree_close(slot->tree);
 	slot->tree = NULL;
-	*rc = vfuse_tree_open(v->repo, v->points[node->index].id, node->volume,
-			      node->app, &slot->tree, &err);
+	*rc = vfuse_tree_open(v->repo, v->cache, v->points[node->index].id,
+			      node->volume, node->app, &slot->tree, &err);
 	if (*rc < 0) {
 		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
 		if (*rc != -ENOENT && *rc != -ENOMEM)
@@ -456,8 +532,8 @@ static void vfuse_stat_disk(struct stat *st, uint64_t size, time_t t)
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = t;
 }
 
-static int vfuse_getattr(const char *path, struct stat *st,
-			 struct fuse_file_info *fi)
+static int vfuse_getattr_locked(const char *path, struct stat *st,
+				struct fuse_file_info *fi)
 {
 	struct vfuse *v = vfuse_get();
 	struct vfuse_path n;
@@ -466,6 +542,8 @@ static int vfuse_getattr(const char *path, struct stat *st,
 	(void)fi;
 	memset(st, 0, sizeof(*st));
 	rc = vfuse_lookup(v, path, &n);
+	if (rc == -ENOENT) /* an open file's point may be gone: it stays */
+		return vfuse_file_stat(v, path, st);
 	if (rc < 0)
 		return rc;
 	switch (n.kind) {
@@ -506,7 +584,7 @@ static int vfuse_getattr(const char *path, struct stat *st,
 	return 0;
 }
 
-static int vfuse_readlink(const char *path, char *buf, size_t size)
+static int vfuse_readlink_locked(const char *path, char *buf, size_t size)
 {
 	struct vfuse *v = vfuse_get();
 	struct vfuse_path n;
@@ -571,9 +649,10 @@ static int vfuse_readdir_guest(struct vfuse *v, const struct vfuse_path *n,
 	return g ? vfuse_node_list(g, vfuse_fill_node, &filler) : rc;
 }
 
-static int vfuse_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
-			 off_t off, struct fuse_file_info *fi,
-			 enum fuse_readdir_flags flags)
+static int vfuse_readdir_locked(const char *path, void *buf,
+				fuse_fill_dir_t fill, off_t off,
+				struct fuse_file_info *fi,
+				enum fuse_readdir_flags flags)
 {
 	struct vfuse *v = vfuse_get();
 	struct vfuse_path n;
@@ -628,7 +707,7 @@ static int vfuse_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 
 /* A file of a guest tree: the tree is held open while the file is. */
 static int vfuse_open_guest(struct vfuse *v, const struct vfuse_path *n,
-			    struct fuse_file_info *fi)
+			    const char *path, struct fuse_file_info *fi)
 {
 	struct vfuse_slot *slot;
 	const struct vfuse_node *g;
@@ -647,13 +726,12 @@ static int vfuse_open_guest(struct vfuse *v, const struct vfuse_path *n,
 		return -ENOMEM;
 	f->slot = slot;
 	f->node = g;
-	f->size = (uint64_t)st.st_size;
+	f->st = st;
 	slot->refs++;
-	vfuse_file_add(v, f, fi);
-	return 0;
+	return vfuse_file_add(v, f, path, fi);
 }
 
-static int vfuse_open(const char *path, struct fuse_file_info *fi)
+static int vfuse_open_locked(const char *path, struct fuse_file_info *fi)
 {
 	struct vfuse *v = vfuse_get();
 	struct vr_err err = { 0 };
@@ -667,25 +745,26 @@ static int vfuse_open(const char *path, struct fuse_file_info *fi)
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EROFS;
 	if (n.kind == VFUSE_GUEST)
-		return vfuse_open_guest(v, &n, fi);
+		return vfuse_open_guest(v, &n, path, fi);
 	if (n.kind != VFUSE_POINT_DISK && n.kind != VFUSE_BASE_DISK)
 		return -EISDIR;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	rc = n.kind == VFUSE_POINT_DISK
-		     ? point_disk_open_named(v->repo, v->points[n.index].id,
-					     &f->pd, &err)
-		     : point_disk_open_base_named(
-			       v->repo, v->bases[n.index].name, &f->pd, &err);
+		     ? point_disk_open_named(v->repo, v->cache,
+					     v->points[n.index].id, &f->pd,
+					     &err)
+		     : point_disk_open_base_named(v->repo, v->cache,
+						  v->bases[n.index].name,
+						  &f->pd, &err);
 	if (rc < 0) {
 		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
 		free(f);
 		return rc == -ENOENT ? -ENOENT : -EIO;
 	}
-	f->size = disk_size(f->pd.d);
-	vfuse_file_add(v, f, fi);
-	return 0;
+	vfuse_getattr_locked(path, &f->st, NULL);
+	return vfuse_file_add(v, f, path, fi);
 }
 
 static int vfuse_read(const char *path, char *buf, size_t size, off_t off,
@@ -697,10 +776,10 @@ static int vfuse_read(const char *path, char *buf, size_t size, off_t off,
 	(void)path;
 	if (off < 0)
 		return -EINVAL;
-	if ((uint64_t)off >= f->size)
+	if (off >= f->st.st_size)
 		return 0;
-	if (size > f->size - (uint64_t)off)
-		size = (size_t)(f->size - (uint64_t)off);
+	if (size > (uint64_t)(f->st.st_size - off))
+		size = (size_t)(f->st.st_size - off);
 	if (size > INT_MAX)
 		size = INT_MAX;
 	if (f->slot) {
@@ -719,13 +798,56 @@ static int vfuse_read(const char *path, char *buf, size_t size, off_t off,
 	return (int)size;
 }
 
-static int vfuse_release(const char *path, struct fuse_file_info *fi)
+static int vfuse_release_locked(const char *path, struct fuse_file_info *fi)
 {
 	struct vfuse_file *f = (struct vfuse_file *)(uintptr_t)fi->fh;
 
 	(void)path;
 	vfuse_file_close(vfuse_get(), f);
 	return 0;
+}
+
+/*
+ * Everything but reads holds v->lock: the lists, the trees' slots, the
+ * open files' list. Each operation is the _locked function under it.
+ */
+#define VFUSE_LOCKED(call)                                                     \
+	do {                                                                   \
+		struct vfuse *v_ = vfuse_get();                                \
+		int rc_;                                                       \
+                                                                               \
+		pthread_mutex_lock(&v_->lock);                                 \
+		rc_ = call;                                                    \
+		pthread_mutex_unlock(&v_->lock);                               \
+		return rc_;                                                    \
+	} while (0)
+
+static int vfuse_getattr(const char *path, struct stat *st,
+			 struct fuse_file_info *fi)
+{
+	VFUSE_LOCKED(vfuse_getattr_locked(path, st, fi));
+}
+
+static int vfuse_readlink(const char *path, char *buf, size_t size)
+{
+	VFUSE_LOCKED(vfuse_readlink_locked(path, buf, size));
+}
+
+static int vfuse_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
+			 off_t off, struct fuse_file_info *fi,
+			 enum fuse_readdir_flags flags)
+{
+	VFUSE_LOCKED(vfuse_readdir_locked(path, buf, fill, off, fi, flags));
+}
+
+static int vfuse_open(const char *path, struct fuse_file_info *fi)
+{
+	VFUSE_LOCKED(vfuse_open_locked(path, fi));
+}
+
+static int vfuse_release(const char *path, struct fuse_file_info *fi)
+{
+	VFUSE_LOCKED(vfuse_release_locked(path, fi));
 }
 
 static const struct fuse_operations vfuse_ops = {
@@ -759,8 +881,9 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 	char opts[PATH_MAX + 128];
 	char *argv[] = { "vhdrecover", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	/* threads as the kernel's requests need them, a few kept idle */
+	struct fuse_loop_config loop_config = { .max_idle_threads = 4 };
 	struct fuse *f = NULL;
-	struct repo *r;
 	int rc, loop;
 	size_t i;
 
@@ -772,20 +895,21 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 	if (!realpath(repo_path, v.repo))
 		return vr_err_set(err, -errno, "%s: %s", repo_path,
 				  strerror(errno));
-	rc = repo_open(v.repo, 0, &r, err);
+	rc = repo_open(v.repo, 0, &v.r, err);
 	if (rc < 0)
 		return rc;
-	repo_close(r);
+	pthread_mutex_init(&v.lock, NULL);
 	if (strmap_new(&v.volumes) < 0)
-		return vr_err_set(err, -ENOMEM, "out of memory");
+		rc = vr_err_set(err, -ENOMEM, "out of memory");
 	snprintf(
 		opts, sizeof(opts),
 		"ro,default_permissions,fsname=vhdrecover,subtype=vhdrecover%s",
 		o->allow_other ? ",allow_other" : "");
-	f = fuse_new(&args, &vfuse_ops, sizeof(vfuse_ops), &v);
-	if (!f)
+	if (rc == 0)
+		f = fuse_new(&args, &vfuse_ops, sizeof(vfuse_ops), &v);
+	if (rc == 0 && !f)
 		rc = vr_err_set(err, -EIO, "%s: cannot start FUSE", mountpoint);
-	else if (fuse_mount(f, mountpoint) != 0)
+	else if (rc == 0 && fuse_mount(f, mountpoint) != 0)
 		rc = vr_err_set(err, -EIO,
 				"%s: cannot mount (is there /dev/fuse, and "
 				"fusermount3?)",
@@ -795,11 +919,13 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 	else if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
 		rc = vr_err_set(err, -EIO, "%s: cannot catch signals",
 				mountpoint);
+	else /* its threads after detaching: a fork keeps none */
+		rc = chunk_cache_new(v.r, o->cache_bytes,
+				     VFUSE_READAHEAD_THREADS, &v.cache, err);
 	if (f && rc == 0) {
-		/* one thread: the repository and disks are not shared. A
-		 * signal (SIGTERM, SIGINT, SIGHUP) ends the loop with its
+		/* a signal (SIGTERM, SIGINT, SIGHUP) ends the loop with its
 		 * number, a clean end too */
-		loop = fuse_loop(f);
+		loop = fuse_loop_mt(f, &loop_config);
 		fuse_remove_signal_handlers(fuse_get_session(f));
 		if (loop < 0)
 			rc = vr_err_set(err, loop, "%s: %s", mountpoint,
@@ -814,7 +940,10 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 		vfuse_file_close(&v, v.files);
 	for (i = 0; i < VFUSE_TREES; i++)
 		vfuse_tree_close(v.trees[i].tree);
+	chunk_cache_free(v.cache);
+	repo_close(v.r);
 	strmap_free(v.volumes);
+	pthread_mutex_destroy(&v.lock);
 	free(v.points);
 	free(v.bases);
 	return rc;

@@ -9,14 +9,18 @@
  *	bases/<name>/disk.raw		each preloaded base
  *	latest				-> points/<newest id>
  *
- * Every read fetches only the chunks it covers (point_disk.h). Points a
- * cycle commits while mounted appear within a second; nothing can be
- * written (EROFS).
+ * Every read fetches only the chunks it covers (point_disk.h), through one
+ * cache of a bounded size shared by all files, with readahead for
+ * sequential readers. Points a cycle commits while mounted appear within
+ * a second; nothing can be written (EROFS). While mounted, the repository
+ * is open for reading: garbage collection waits, so a point forgotten
+ * meanwhile still reads whole through files opened before.
  */
 #ifndef VR_VFUSE_H
 #define VR_VFUSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct policy;
 struct vr_err;
@@ -25,6 +29,7 @@ struct vfuse_opts {
 	bool foreground;	     /* else detach once mounted */
 	bool allow_other;	     /* -o allow_other: other users may read */
 	const struct policy *policy; /* apps/ of each point, or NULL */
+	size_t cache_bytes;	     /* chunks kept in memory, shared */
 };
 
 /*

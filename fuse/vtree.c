@@ -7,6 +7,7 @@
 #include "vtree.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ struct vfuse_tree {
 	struct scope_volume *vol;
 	struct strmap *paths; /* path -> its node (the map owns them) */
 	struct vfuse_node *root;
+	/* the guest file system is one thread's at a time (libntfs-3g and
+	 * libext2fs keep state per open); the tree is never changed */
+	pthread_mutex_t read_lock;
 	time_t made; /* the times of directories made for the way */
 	struct vr_err *err;
 };
@@ -137,9 +141,10 @@ static int vfuse_tree_visit(void *ctx, const struct guestfs_entry *e)
 	return rc == 0 && e->kind == GUESTFS_DIR ? GUESTFS_SKIP : 0;
 }
 
-int vfuse_tree_open(const char *repo, const char *point,
-		    const struct policy_volume *v, const struct policy_app *app,
-		    struct vfuse_tree **out, struct vr_err *err)
+int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
+		    const char *point, const struct policy_volume *v,
+		    const struct policy_app *app, struct vfuse_tree **out,
+		    struct vr_err *err)
 {
 	static const char *const everything[] = { "/**", NULL };
 	static const char *const nothing[] = { NULL };
@@ -149,12 +154,13 @@ int vfuse_tree_open(const char *repo, const char *point,
 
 	if (!t)
 		return vr_err_set(err, -ENOMEM, "out of memory");
+	pthread_mutex_init(&t->read_lock, NULL);
 	t->made = time(NULL);
 	t->err = err;
 	t->root = vfuse_node_new("", 0, NULL);
 	rc = !t->root || strmap_new(&t->paths) < 0
 		     ? vr_err_set(err, -ENOMEM, "out of memory")
-		     : point_disk_open_named(repo, point, &t->pd, err);
+		     : point_disk_open_named(repo, cache, point, &t->pd, err);
 	if (rc == 0)
 		rc = scope_volume_open(t->pd.d, v, &t->vol, err);
 	if (rc == 0) {
@@ -181,6 +187,7 @@ void vfuse_tree_close(struct vfuse_tree *t)
 	free(t->root);
 	scope_volume_close(t->vol);
 	point_disk_close_named(&t->pd);
+	pthread_mutex_destroy(&t->read_lock);
 	free(t);
 }
 
@@ -220,10 +227,14 @@ int vfuse_node_list(const struct vfuse_node *n,
 int64_t vfuse_tree_read(struct vfuse_tree *t, const struct vfuse_node *n,
 			void *buf, size_t len, uint64_t off, struct vr_err *err)
 {
+	int64_t got;
+
 	if (!S_ISREG(n->st.st_mode))
 		return -EISDIR;
 	if (off >= (uint64_t)n->st.st_size)
 		return 0;
-	return guestfs_read(scope_volume_fs(t->vol), n->ino, buf, len, off,
-			    err);
+	pthread_mutex_lock(&t->read_lock);
+	got = guestfs_read(scope_volume_fs(t->vol), n->ino, buf, len, off, err);
+	pthread_mutex_unlock(&t->read_lock);
+	return got;
 }

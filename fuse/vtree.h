@@ -2,9 +2,10 @@
  * vtree.h - a guest file system of a recovery point as an in-memory tree
  * for the FUSE view: one walk (guestfs.h) records every entry's metadata,
  * then lookups and listings need no read of the point, and file reads go
- * to the file system by file number.
+ * to the file system by file number. Lookups, listings and reads may come
+ * from several threads at once (reads take turns).
  *
- *	vfuse_tree_open(repo, point, &volume, app, &t, &err);
+ *	vfuse_tree_open(repo, cache, point, &volume, app, &t, &err);
  *	vfuse_tree_lookup(t, "/etc/nginx", &node);
  *	vfuse_tree_read(t, node, buf, len, off, &err);
  *	vfuse_tree_close(t);
@@ -18,19 +19,22 @@
 
 #include "policy.h"
 
+struct chunk_cache;
 struct vr_err;
 struct vfuse_tree;
 struct vfuse_node;
 
 /*
  * The file system @v names in point @point of @repo (a partition number,
- * label or UUID), all of it, or with @app only what the application's
- * globs select and the directories on the way to it. Returns 0, -ENOENT
- * (no such volume), -ENOTSUP, or what opening or walking returns.
+ * label or UUID), read through @cache (point_disk.h), all of it, or with @app
+ * only what the application's globs select and the directories on the way to
+ * it. Returns 0, -ENOENT (no such volume), -ENOTSUP, or what opening or walking
+ * returns.
  */
-int vfuse_tree_open(const char *repo, const char *point,
-		    const struct policy_volume *v, const struct policy_app *app,
-		    struct vfuse_tree **out, struct vr_err *err);
+int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
+		    const char *point, const struct policy_volume *v,
+		    const struct policy_app *app, struct vfuse_tree **out,
+		    struct vr_err *err);
 
 /* Accepts NULL. */
 void vfuse_tree_close(struct vfuse_tree *t);

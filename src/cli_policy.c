@@ -73,7 +73,7 @@ static int cli_policy_in_point(const struct policy *p, const char *repo_path,
 	int rc, missing = 0;
 	size_t i;
 
-	rc = point_disk_open_named(repo_path, spec, &pd, &err);
+	rc = point_disk_open_named(repo_path, NULL, spec, &pd, &err);
 	if (rc < 0)
 		return cli_fail(&err, rc, repo_path);
 	d = pd.d;

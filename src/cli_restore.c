@@ -82,7 +82,7 @@ static int cli_restore_base_disk(const struct point_disk_named *pd,
 				  "point %s has no preloaded base to compare "
 				  "with (--only-changed-vs-base)",
 				  pd->m->name);
-	return point_disk_open(pd->r, pd->base, NULL, out, err);
+	return point_disk_open(pd->r, NULL, pd->base, NULL, out, err);
 }
 
 static void cli_restore_scoped_report(const struct point_disk_named *pd,
@@ -144,7 +144,7 @@ static int cli_restore_scoped(const char *repo_path, const char *spec,
 	rc = policy_load(c->policy_path, &p, &err);
 	if (rc < 0)
 		return cli_fail(&err, rc, c->policy_path);
-	rc = point_disk_open_named(repo_path, spec, &pd, &err);
+	rc = point_disk_open_named(repo_path, NULL, spec, &pd, &err);
 	if (rc == 0 && c->only_changed)
 		rc = cli_restore_base_disk(&pd, &base, &err);
 	if (rc == 0) {

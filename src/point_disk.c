@@ -1,44 +1,47 @@
 /*
- * point_disk.c - a manifest read as a disk. The chunks fetched lately are
- * kept (8 MiB of them), so reads smaller than a chunk (file systems read
- * 4 KiB at a time, and come back to their metadata) cost one fetch per
- * chunk, not one per read.
+ * point_disk.c - a manifest read as a disk, through a chunk cache
+ * (chunk_cache.h): reads smaller than a chunk (file systems read 4 KiB
+ * at a time, and come back to their metadata) cost one fetch per chunk,
+ * not one per read, and a sequential reader's next chunks are asked for
+ * ahead.
  */
 #include <config.h>
 #include "point_disk.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "catalog.h"
+#include "chunk_cache.h"
 #include "disk.h"
 #include "manifest.h"
 #include "repo.h"
 #include "vr_err.h"
 
-/*
- * Chunks fetched lately, kept so that the blocks a guest file system
- * reads again and again (inode tables, directories, extent trees between
- * the file data it reads) are fetched from the repository once.
- */
+/* The cache a disk makes for itself when it is given none. */
 #define POINT_DISK_CACHE_BYTES (8u * 1024 * 1024)
-#define POINT_DISK_CACHE_MIN 2u
-
-struct point_disk_slot {
-	uint64_t index; /* the chunk's index + 1; 0: empty */
-	uint64_t used;	/* pd->tick when last read: the oldest goes */
-	uint8_t *data;
-};
+/*
+ * Readahead of a sequential reader: this many bytes of chunks beyond its
+ * read are asked for (at least 4 chunks). Two reads that start within
+ * the last read chunk or the next are sequential: the kernel's reads of
+ * one stream come in about in order, but not exactly when it sends them
+ * to several threads.
+ */
+#define POINT_DISK_READAHEAD (4u * 1024 * 1024)
+#define POINT_DISK_READAHEAD_MIN 4u
 
 struct point_disk {
 	struct repo *r;
 	const struct manifest *m, *base;
-	struct point_disk_slot *slots;
-	size_t nslots;
-	uint64_t tick;
+	struct chunk_cache *cache;
+	bool own_cache;
+	pthread_mutex_t ra_lock; /* guards the two below */
+	uint64_t ra_last;	 /* the last chunk read + 1; 0: none yet */
+	uint64_t ra_until;	 /* chunks below this were asked for */
 };
 
 /* The hash behind chunk @i, or NULL if it reads as zeros. */
@@ -55,56 +58,36 @@ static const uint8_t *point_disk_hash(const struct point_disk *pd, uint64_t i)
 	}
 }
 
-/* Chunk @i, from the cache or fetched into it: *@data. */
-static int point_disk_fetch(struct point_disk *pd, uint64_t i,
-			    const uint8_t **data, struct vr_err *err)
+/*
+ * After a read of chunks @first..@last: if it follows the one before,
+ * ask for the chunks that come next.
+ */
+static void point_disk_readahead(struct point_disk *pd, uint64_t first,
+				 uint64_t last)
 {
-	const uint8_t *h = point_disk_hash(pd, i);
-	size_t want = manifest_chunk_len(pd->m, i), got = 0, k;
-	struct point_disk_slot *slot = &pd->slots[0];
-	char name[65];
-	int rc;
+	uint64_t window = POINT_DISK_READAHEAD / pd->m->chunk_size, i, end;
+	bool follows;
 
-	pd->tick++;
-	for (k = 0; k < pd->nslots; k++) {
-		if (pd->slots[k].index == i + 1) {
-			pd->slots[k].used = pd->tick;
-			*data = pd->slots[k].data;
-			return 0;
-		}
-		if (pd->slots[k].used < slot->used)
-			slot = &pd->slots[k];
+	if (window < POINT_DISK_READAHEAD_MIN)
+		window = POINT_DISK_READAHEAD_MIN;
+	pthread_mutex_lock(&pd->ra_lock);
+	follows =
+		pd->ra_last && first + 1 >= pd->ra_last && first <= pd->ra_last;
+	if (last + 1 > pd->ra_last || !follows)
+		pd->ra_last = last + 1;
+	if (!follows) {
+		pd->ra_until = last + 1;
+		pthread_mutex_unlock(&pd->ra_lock);
+		return;
 	}
-	slot->index = 0;
-	/* as long as a stored chunk can say: the repository's chunk size */
-	if (!slot->data)
-		slot->data = malloc(repo_chunk_size(pd->r));
-	if (!slot->data)
-		return vr_err_set(err, -ENOMEM, "%s: out of memory",
-				  pd->m->name);
-	rc = repo_chunk_get(pd->r, h, slot->data, &got, err);
-	if (rc == 0 && got != want) {
-		repo_hash_format(h, name);
-		rc = vr_err_set(err, -VR_ECORRUPT,
-				"%s: chunk %s holds %zu bytes, the disk needs "
-				"%zu",
-				pd->m->name, name, got, want);
-	}
-	if (rc < 0 && err) {
-		/* say what is lost: the point and where in its disk */
-		struct vr_err why = *err;
-
-		vr_err_clear(err);
-		return vr_err_set(err, rc,
-				  "%s (point %s, disk offset 0x%" PRIx64 ")",
-				  why.msg, pd->m->name, i * pd->m->chunk_size);
-	}
-	if (rc < 0)
-		return rc;
-	slot->index = i + 1;
-	slot->used = pd->tick;
-	*data = slot->data;
-	return 0;
+	i = pd->ra_until > last + 1 ? pd->ra_until : last + 1;
+	end = last + 1 + window < pd->m->nchunks ? last + 1 + window
+						 : pd->m->nchunks;
+	pd->ra_until = end > i ? end : i;
+	pthread_mutex_unlock(&pd->ra_lock);
+	for (; i < end; i++)
+		if (point_disk_hash(pd, i))
+			chunk_cache_prefetch(pd->cache, point_disk_hash(pd, i));
 }
 
 static int point_disk_read(void *ctx, void *buf, size_t len, uint64_t off,
@@ -112,24 +95,36 @@ static int point_disk_read(void *ctx, void *buf, size_t len, uint64_t off,
 {
 	struct point_disk *pd = ctx;
 	uint32_t cs = pd->m->chunk_size;
+	uint64_t first = off / cs, last = (off + len - 1) / cs;
 	uint8_t *p = buf;
 
+	point_disk_readahead(pd, first, last);
 	while (len > 0) {
 		uint64_t i = off / cs;
 		size_t in = (size_t)(off % cs), n = cs - in;
+		const uint8_t *h = point_disk_hash(pd, i);
 		int rc;
 
 		if (n > len)
 			n = len;
-		if (!point_disk_hash(pd, i)) {
+		if (!h) {
 			memset(p, 0, n);
 		} else {
-			const uint8_t *chunk;
+			rc = chunk_cache_read(pd->cache, h,
+					      manifest_chunk_len(pd->m, i), p,
+					      in, n, err);
+			if (rc < 0 && err) {
+				/* say what is lost: the point, where */
+				struct vr_err why = *err;
 
-			rc = point_disk_fetch(pd, i, &chunk, err);
+				vr_err_clear(err);
+				return vr_err_set(err, rc,
+						  "%s (point %s, disk offset "
+						  "0x%" PRIx64 ")",
+						  why.msg, pd->m->name, i * cs);
+			}
 			if (rc < 0)
 				return rc;
-			memcpy(p, chunk + in, n);
 		}
 		p += n;
 		off += n;
@@ -158,11 +153,10 @@ static int point_disk_extent(void *ctx, uint64_t off, uint64_t len,
 static void point_disk_close(void *ctx)
 {
 	struct point_disk *pd = ctx;
-	size_t k;
 
-	for (k = 0; pd->slots && k < pd->nslots; k++)
-		free(pd->slots[k].data);
-	free(pd->slots);
+	if (pd->own_cache)
+		chunk_cache_free(pd->cache);
+	pthread_mutex_destroy(&pd->ra_lock);
 	free(pd);
 }
 
@@ -172,12 +166,13 @@ static const struct disk_backend point_disk_ops = {
 	.close = point_disk_close,
 };
 
-int point_disk_open(struct repo *r, const struct manifest *m,
-		    const struct manifest *base, struct disk **out,
-		    struct vr_err *err)
+int point_disk_open(struct repo *r, struct chunk_cache *cache,
+		    const struct manifest *m, const struct manifest *base,
+		    struct disk **out, struct vr_err *err)
 {
 	struct point_disk *pd;
 	uint64_t i;
+	int rc = 0;
 
 	for (i = 0; i < m->nchunks; i++)
 		if (m->types[i] == MANIFEST_BASE_CHUNK)
@@ -196,52 +191,66 @@ int point_disk_open(struct repo *r, const struct manifest *m,
 	pd = calloc(1, sizeof(*pd));
 	if (!pd)
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", m->name);
-	pd->nslots = POINT_DISK_CACHE_BYTES / repo_chunk_size(r);
-	if (pd->nslots < POINT_DISK_CACHE_MIN)
-		pd->nslots = POINT_DISK_CACHE_MIN;
-	pd->slots = calloc(pd->nslots, sizeof(*pd->slots));
-	if (!pd->slots) {
-		point_disk_close(pd);
-		return vr_err_set(err, -ENOMEM, "%s: out of memory", m->name);
-	}
+	pthread_mutex_init(&pd->ra_lock, NULL);
 	pd->r = r;
 	pd->m = m;
 	pd->base = base;
+	pd->cache = cache;
+	if (!cache) {
+		pd->own_cache = true;
+		rc = chunk_cache_new(r, POINT_DISK_CACHE_BYTES, 0, &pd->cache,
+				     err);
+	}
+	if (rc < 0) {
+		point_disk_close(pd);
+		return rc;
+	}
 	return disk_open_backend(m->name, DISK_FORMAT_POINT, m->size,
 				 &point_disk_ops, pd, out, err);
 }
 
-/* Point @spec (or, with @base, the base named @spec) of @repo_path. */
-static int point_disk_open_any(const char *repo_path, const char *spec,
+/*
+ * Point @spec (or, with @base, the base named @spec) of @repo_path, read
+ * through @shared's repository and cache, or its own.
+ */
+static int point_disk_open_any(const char *repo_path,
+			       struct chunk_cache *shared, const char *spec,
 			       bool base, struct point_disk_named *pd,
 			       struct vr_err *err)
 {
-	int rc;
+	int rc = 0;
 
 	memset(pd, 0, sizeof(*pd));
-	rc = repo_open(repo_path, 0, &pd->r, err);
+	if (shared)
+		pd->r = chunk_cache_repo(shared);
+	else
+		rc = repo_open(repo_path, 0, &pd->r, err);
+	pd->own_repo = !shared;
 	if (rc == 0)
 		rc = base ? catalog_load_base(repo_path, spec, &pd->m, err)
 			  : catalog_load_point(repo_path, spec, &pd->m, err);
 	if (rc == 0 && !base && pd->m->base[0])
 		rc = catalog_load_base(repo_path, pd->m->base, &pd->base, err);
 	if (rc == 0)
-		rc = point_disk_open(pd->r, pd->m, pd->base, &pd->d, err);
+		rc = point_disk_open(pd->r, shared, pd->m, pd->base, &pd->d,
+				     err);
 	if (rc < 0)
 		point_disk_close_named(pd);
 	return rc;
 }
 
-int point_disk_open_named(const char *repo_path, const char *spec,
-			  struct point_disk_named *pd, struct vr_err *err)
+int point_disk_open_named(const char *repo_path, struct chunk_cache *shared,
+			  const char *spec, struct point_disk_named *pd,
+			  struct vr_err *err)
 {
-	return point_disk_open_any(repo_path, spec, false, pd, err);
+	return point_disk_open_any(repo_path, shared, spec, false, pd, err);
 }
 
-int point_disk_open_base_named(const char *repo_path, const char *name,
+int point_disk_open_base_named(const char *repo_path,
+			       struct chunk_cache *shared, const char *name,
 			       struct point_disk_named *pd, struct vr_err *err)
 {
-	return point_disk_open_any(repo_path, name, true, pd, err);
+	return point_disk_open_any(repo_path, shared, name, true, pd, err);
 }
 
 void point_disk_close_named(struct point_disk_named *pd)
@@ -249,6 +258,7 @@ void point_disk_close_named(struct point_disk_named *pd)
 	disk_close(pd->d);
 	manifest_free(pd->base);
 	manifest_free(pd->m);
-	repo_close(pd->r);
+	if (pd->own_repo)
+		repo_close(pd->r);
 	memset(pd, 0, sizeof(*pd));
 }

@@ -20,6 +20,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -28,6 +29,7 @@
 #include "vr_crc.h"
 #include "vr_endian.h"
 #include "vr_err.h"
+#include "strmap.h"
 #include "vr_io.h"
 
 #define REPO_FORMAT 1
@@ -118,9 +120,15 @@ struct repo {
 
 	struct repo_stats stats;
 
-	ZSTD_DCtx *dctx;
-	uint8_t *zbuf; /* a stored chunk, for reads */
-	size_t zcap;   /* ZSTD_compressBound(chunk_size) */
+	/* reads: the repository's own reader (repo_chunk_get()), and what
+	 * readers of several threads share: pack_fds opened on first use and
+	 * the read counts of stats */
+	struct repo_reader *own;
+	pthread_mutex_t read_lock;
+	/* held for reading by readers, for writing by repo_refresh() */
+	pthread_rwlock_t index_lock;
+	struct timespec packs_seen; /* packs/'s mtime when last loaded */
+	size_t zcap;		    /* ZSTD_compressBound(chunk_size) */
 
 	/* hashing and compressing batches of puts on every core */
 	unsigned nworkers;
@@ -130,6 +138,13 @@ struct repo {
 	struct repo_prep *prep;
 	struct repo_batch inflight; /* puts NULL: none */
 	struct repo_worker workers[REPO_MAX_WORKERS];
+};
+
+/* One thread's buffers for reading chunks (repo_reader_new()). */
+struct repo_reader {
+	struct repo *r;
+	ZSTD_DCtx *dctx;
+	uint8_t *zbuf; /* a chunk as stored */
 };
 
 static void repo_batch_join(struct repo *r);
@@ -497,8 +512,45 @@ static int repo_load_index(struct repo *r, const char *id, struct vr_err *err)
 	return rc;
 }
 
-/* Pack ids that have an index, in name order (deterministic). */
-static int repo_load(struct repo *r, struct vr_err *err)
+/* packs/'s modification time: a pack sealed since changes it. */
+static int repo_pack_dir_time(struct repo *r, struct timespec *t,
+			      struct vr_err *err)
+{
+	char *dir = repo_join(r->path, "packs", NULL);
+	struct stat st;
+	int rc = 0;
+
+	if (!dir)
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	if (stat(dir, &st) < 0)
+		rc = vr_err_set(err, -errno, "%s: %s", dir, strerror(errno));
+	else
+		*t = st.st_mtim;
+	free(dir);
+	return rc;
+}
+
+/*
+ * Readers may read at once; repo_refresh() waits for them, and new
+ * readers wait for it (the default lets a stream of readers starve it).
+ */
+static void repo_index_lock_init(struct repo *r)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(
+		&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&r->index_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+/*
+ * Load the index of every pack in packs/ that has one, in name order
+ * (deterministic), but those @known holds (NULL: none); each loaded id
+ * is added to @known.
+ */
+static int repo_load(struct repo *r, struct strmap *known, struct vr_err *err)
 {
 	char *dir = repo_join(r->path, "packs", NULL);
 	struct dirent **list = NULL;
@@ -515,13 +567,54 @@ static int repo_load(struct repo *r, struct vr_err *err)
 		if (rc == 0 && len > 4 &&
 		    !strcmp(list[i]->d_name + len - 4, ".idx")) {
 			list[i]->d_name[len - 4] = '\0';
-			rc = repo_load_index(r, list[i]->d_name, err);
+			rc = known ? strmap_put(known, list[i]->d_name, NULL)
+				   : 1;
+			if (rc < 0)
+				rc = vr_err_set(err, rc, "%s: out of memory",
+						r->path);
+			else if (rc == 1)
+				rc = repo_load_index(r, list[i]->d_name, err);
+			else
+				rc = 0;
 		}
 		free(list[i]);
 	}
 	free(list);
 	free(dir);
 	r->pending = r->n;
+	return rc;
+}
+
+int repo_refresh(struct repo *r, struct vr_err *err)
+{
+	struct strmap *known = NULL;
+	struct timespec seen;
+	uint32_t i;
+	int rc;
+
+	if (r->flags & REPO_OPEN_WRITE)
+		return vr_err_set(err, -EINVAL, "%s: refresh of a writer",
+				  r->path);
+	rc = repo_pack_dir_time(r, &seen, err);
+	/* a directory changed within the last second may change again
+	 * with the same time stamp: such a time is looked at again */
+	if (rc < 0 || (seen.tv_sec == r->packs_seen.tv_sec &&
+		       seen.tv_nsec == r->packs_seen.tv_nsec &&
+		       time(NULL) > seen.tv_sec + 1))
+		return rc;
+	rc = strmap_new(&known) < 0 ? -ENOMEM : 0;
+	for (i = 0; rc == 0 && i < r->npacks; i++)
+		rc = strmap_put(known, r->packs[i], NULL) < 0 ? -ENOMEM : 0;
+	if (rc < 0) {
+		strmap_free(known);
+		return vr_err_set(err, rc, "%s: out of memory", r->path);
+	}
+	pthread_rwlock_wrlock(&r->index_lock);
+	rc = repo_load(r, known, err);
+	pthread_rwlock_unlock(&r->index_lock);
+	strmap_free(known);
+	if (rc == 0)
+		r->packs_seen = seen;
 	return rc;
 }
 
@@ -655,6 +748,8 @@ int repo_open(const char *path, unsigned flags, struct repo **out,
 		return vr_err_set(err, -ENOMEM, "%s: out of memory", path);
 	}
 	r->flags = flags;
+	pthread_mutex_init(&r->read_lock, NULL);
+	repo_index_lock_init(r);
 	r->lock_fd = -1;
 	r->readers_fd = -1;
 	r->pack_fd = -1;
@@ -666,7 +761,9 @@ int repo_open(const char *path, unsigned flags, struct repo **out,
 	else if (rc == 0)
 		repo_readers_join(r);
 	if (rc == 0)
-		rc = repo_load(r, err);
+		rc = repo_pack_dir_time(r, &r->packs_seen, err);
+	if (rc == 0)
+		rc = repo_load(r, NULL, err);
 	if (rc == 0)
 		rc = repo_usage_scan(r, err);
 	if (rc == 0) {
@@ -676,13 +773,13 @@ int repo_open(const char *path, unsigned flags, struct repo **out,
 			      : cpus > REPO_MAX_WORKERS ? REPO_MAX_WORKERS
 							: (unsigned)cpus;
 		r->cctx = calloc(r->nworkers, sizeof(*r->cctx));
-		r->dctx = ZSTD_createDCtx();
 		r->zcap = ZSTD_compressBound(r->chunk_size);
-		r->zbuf = malloc(r->zcap);
-		if (!r->cctx || !r->dctx || !r->zbuf)
+		if (!r->cctx)
 			rc = vr_err_set(err, -ENOMEM, "%s: out of memory",
 					path);
 	}
+	if (rc == 0)
+		rc = repo_reader_new(r, &r->own, err);
 	if (rc < 0) {
 		repo_close(r);
 		return rc;
@@ -752,8 +849,9 @@ void repo_close(struct repo *r)
 	free(r->cctx);
 	free(r->batch_buf);
 	free(r->prep);
-	ZSTD_freeDCtx(r->dctx);
-	free(r->zbuf);
+	repo_reader_free(r->own);
+	pthread_mutex_destroy(&r->read_lock);
+	pthread_rwlock_destroy(&r->index_lock);
 	free(r->path);
 	free(r);
 }
@@ -1122,25 +1220,37 @@ int repo_flush(struct repo *r, struct vr_err *err)
 
 static int repo_pack_fd(struct repo *r, uint32_t pack, struct vr_err *err)
 {
-	char *path;
+	char *path = NULL;
+	int fd;
 
 	if (pack == r->npacks)
 		return r->pack_fd;
-	if (r->pack_fds[pack] >= 0)
-		return r->pack_fds[pack];
-	if (asprintf(&path, "%s/packs/%s.pack", r->path, r->packs[pack]) < 0)
-		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
-	r->pack_fds[pack] = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->pack_fds[pack] < 0)
-		vr_err_set(err, -errno, "%s: %s", path, strerror(errno));
+	pthread_mutex_lock(&r->read_lock);
+	fd = r->pack_fds[pack];
+	if (fd < 0 &&
+	    asprintf(&path, "%s/packs/%s.pack", r->path, r->packs[pack]) < 0)
+		fd = vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	else if (fd < 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = vr_err_set(err, -errno, "%s: %s", path,
+					strerror(errno));
+		else
+			r->pack_fds[pack] = fd;
+	}
+	pthread_mutex_unlock(&r->read_lock);
 	free(path);
-	return r->pack_fds[pack] < 0 ? -errno : r->pack_fds[pack];
+	return fd;
 }
 
-/* Read and verify the record of @e into @buf (plaintext, e->raw bytes). */
-static int repo_entry_read(struct repo *r, const struct repo_entry *e,
+/*
+ * Read and verify the record of @e into @buf (plaintext, e->raw bytes)
+ * with @rd's buffers.
+ */
+static int repo_entry_read(struct repo_reader *rd, const struct repo_entry *e,
 			   void *buf, struct vr_err *err)
 {
+	struct repo *r = rd->r;
 	uint8_t rec[REPO_REC_SIZE], sum[REPO_HASH_SIZE];
 	char name[65];
 	int fd = repo_pack_fd(r, e->pack, err);
@@ -1158,7 +1268,8 @@ static int repo_entry_read(struct repo *r, const struct repo_entry *e,
 				  r->path, name);
 	n = vr_pread_full(fd, rec, sizeof(rec), e->off);
 	if (n == (ssize_t)sizeof(rec))
-		n = vr_pread_full(fd, r->zbuf, e->stored, e->off + sizeof(rec));
+		n = vr_pread_full(fd, rd->zbuf, e->stored,
+				  e->off + sizeof(rec));
 	if (n < 0)
 		return vr_err_set(err, (int)n, "%s: chunk %s: %s", r->path,
 				  name, strerror((int)-n));
@@ -1171,14 +1282,14 @@ static int repo_entry_read(struct repo *r, const struct repo_entry *e,
 				  " is missing or damaged",
 				  r->path, name, r->packs[e->pack], e->off);
 	if (e->codec == REPO_CODEC_ZSTD) {
-		raw = ZSTD_decompressDCtx(r->dctx, buf, r->chunk_size, r->zbuf,
-					  e->stored);
+		raw = ZSTD_decompressDCtx(rd->dctx, buf, r->chunk_size,
+					  rd->zbuf, e->stored);
 		if (ZSTD_isError(raw) || raw != e->raw)
 			return vr_err_set(err, -VR_ECORRUPT,
 					  "%s: chunk %s: does not decompress",
 					  r->path, name);
 	} else {
-		memcpy(buf, r->zbuf, e->stored);
+		memcpy(buf, rd->zbuf, e->stored);
 	}
 	if (repo_hash(buf, e->raw, sum) < 0 ||
 	    memcmp(sum, e->hash, REPO_HASH_SIZE) != 0)
@@ -1189,30 +1300,73 @@ static int repo_entry_read(struct repo *r, const struct repo_entry *e,
 	return 0;
 }
 
-int repo_chunk_get(struct repo *r, const uint8_t hash[REPO_HASH_SIZE],
-		   void *buf, size_t *len, struct vr_err *err)
+int repo_reader_new(struct repo *r, struct repo_reader **out,
+		    struct vr_err *err)
 {
-	const struct repo_entry *e = repo_find(r, hash);
+	struct repo_reader *rd = calloc(1, sizeof(*rd));
+
+	if (rd) {
+		rd->r = r;
+		rd->dctx = ZSTD_createDCtx();
+		rd->zbuf = malloc(r->zcap);
+	}
+	if (!rd || !rd->dctx || !rd->zbuf) {
+		repo_reader_free(rd);
+		return vr_err_set(err, -ENOMEM, "%s: out of memory", r->path);
+	}
+	*out = rd;
+	return 0;
+}
+
+void repo_reader_free(struct repo_reader *rd)
+{
+	if (!rd)
+		return;
+	ZSTD_freeDCtx(rd->dctx);
+	free(rd->zbuf);
+	free(rd);
+}
+
+int repo_reader_get(struct repo_reader *rd, const uint8_t hash[REPO_HASH_SIZE],
+		    void *buf, size_t *len, struct vr_err *err)
+{
+	struct repo *r = rd->r;
+	const struct repo_entry *e;
 	char name[65];
 	int rc;
 
+	pthread_rwlock_rdlock(&r->index_lock);
+	e = repo_find(r, hash);
 	if (!e) {
+		pthread_rwlock_unlock(&r->index_lock);
 		repo_hash_format(hash, name);
 		return vr_err_set(err, -ENOENT, "%s: chunk %s: not stored",
 				  r->path, name);
 	}
-	rc = repo_entry_read(r, e, buf, err);
+	rc = repo_entry_read(rd, e, buf, err);
+	pthread_rwlock_unlock(&r->index_lock);
 	if (rc == 0) {
 		*len = e->raw;
+		pthread_mutex_lock(&r->read_lock);
 		r->stats.chunks_read++;
 		r->stats.bytes_read += e->stored;
+		pthread_mutex_unlock(&r->read_lock);
 	}
 	return rc;
 }
 
+int repo_chunk_get(struct repo *r, const uint8_t hash[REPO_HASH_SIZE],
+		   void *buf, size_t *len, struct vr_err *err)
+{
+	return repo_reader_get(r->own, hash, buf, len, err);
+}
+
 void repo_get_stats(const struct repo *r, struct repo_stats *st)
 {
+	/* the lock guards the counts, not the repository: cast it away */
+	pthread_mutex_lock((pthread_mutex_t *)&r->read_lock);
 	*st = r->stats;
+	pthread_mutex_unlock((pthread_mutex_t *)&r->read_lock);
 }
 
 /* Is @e's record header where its index says, naming its hash? */
@@ -1271,7 +1425,7 @@ int repo_check(struct repo *r, bool read_data, struct repo_check_report *rep,
 
 		rep->chunks++;
 		rep->stored_bytes += r->e[i].stored;
-		rc = read_data ? repo_entry_read(r, &r->e[i], buf, &e)
+		rc = read_data ? repo_entry_read(r->own, &r->e[i], buf, &e)
 			       : repo_entry_probe(r, &r->e[i], &e);
 		if (rc < 0) {
 			rep->bad_chunks++;
@@ -1440,14 +1594,14 @@ static int repo_gc_copy(struct repo_gc *g, const struct repo_entry *e,
 		return vr_err_set(err, -VR_ECORRUPT,
 				  "%s: pack %s: index entry out of range",
 				  r->path, r->packs[e->pack]);
-	n = vr_pread_full(fd, r->zbuf, e->stored, e->off + REPO_REC_SIZE);
+	n = vr_pread_full(fd, r->own->zbuf, e->stored, e->off + REPO_REC_SIZE);
 	if (n != (ssize_t)e->stored)
 		return vr_err_set(err, n < 0 ? (int)n : -VR_ECORRUPT,
 				  "%s: pack %s: record at 0x%" PRIx64
 				  " is truncated",
 				  r->path, r->packs[e->pack], e->off);
 	memcpy(p.hash, e->hash, REPO_HASH_SIZE);
-	pp.data = r->zbuf;
+	pp.data = r->own->zbuf;
 	return repo_append(r, &p, &pp, err);
 }
 
@@ -1608,7 +1762,7 @@ int repo_gc(struct repo *r,
 		rc = repo_gc_leftovers(&g, err);
 	/* the index as the packs are now */
 	repo_unload(r);
-	rc2 = repo_load(r, rc < 0 ? NULL : err);
+	rc2 = repo_load(r, NULL, rc < 0 ? NULL : err);
 	if (rc == 0)
 		rc = rc2;
 	if (rc2 == 0 && repo_usage_scan(r, NULL) == 0)

@@ -126,6 +126,36 @@ bool repo_chunk_has(const struct repo *r, const uint8_t hash[REPO_HASH_SIZE]);
 int repo_chunk_get(struct repo *r, const uint8_t hash[REPO_HASH_SIZE],
 		   void *buf, size_t *len, struct vr_err *err);
 
+/*
+ * Readers of several threads: each thread reads with a repo_reader of
+ * its own (decompression state and buffers), all of them at once, from
+ * a repository opened for reading (no puts, no garbage collection).
+ *
+ *	repo_reader_new(r, &rd, &err);
+ *	repo_reader_get(rd, hash, buf, &len, &err);	as repo_chunk_get()
+ *	repo_reader_free(rd);
+ *
+ * Returns 0 or -ENOMEM. A reader must be freed before its repository.
+ */
+struct repo_reader;
+
+int repo_reader_new(struct repo *r, struct repo_reader **out,
+		    struct vr_err *err);
+int repo_reader_get(struct repo_reader *rd, const uint8_t hash[REPO_HASH_SIZE],
+		    void *buf, size_t *len, struct vr_err *err);
+/* Accepts NULL. */
+void repo_reader_free(struct repo_reader *rd);
+
+/*
+ * Bring a reader's open (no REPO_OPEN_WRITE) up to date: packs sealed
+ * since it opened (or last refreshed) are added, so points committed
+ * meanwhile can be read. Nothing goes: repo_gc() removes no pack while
+ * a reader has the repository open. Cheap when nothing changed (one
+ * stat). Safe while other threads read. Returns 0, -EINVAL (a writer),
+ * or what loading an index returns.
+ */
+int repo_refresh(struct repo *r, struct vr_err *err);
+
 /* Seal the open pack (fsync, index, rename, fsync dir). Returns 0, -errno. */
 int repo_flush(struct repo *r, struct vr_err *err);
 

@@ -205,7 +205,7 @@ int restore_disk(struct repo *r, const char *repo_path,
 	} else {
 		struct vhdx_create_opts vo = { .type = o->vhdx_type };
 
-		rc = point_disk_open(r, m, base, &d, err);
+		rc = point_disk_open(r, NULL, m, base, &d, err);
 		if (rc == 0)
 			rc = convert_disk(
 				d, out, o->format == RESTORE_VHDX ? &vo : NULL,

@@ -20,6 +20,7 @@ setup()
 
 teardown()
 {
+	exec 8<&-
 	[ -d p1 ] && mountpoint -q p1 && umount p1
 	if mountpoint -q "$MNT"; then
 		fusermount3 -u "$MNT" || umount -l "$MNT"
@@ -182,4 +183,91 @@ site()
 	kill -TERM "$MOUNT_PID"
 	wait "$MOUNT_PID" || { cat mount.log; false; }
 	MOUNT_PID=
+}
+
+@test "mount: 8 readers of different files for 30 s through a small cache read the right bytes" {
+	make_site
+	# 4 MiB of cache for 8 readers: chunks are evicted and fetched again
+	# all the time, readahead competes with reads
+	"$VHDRECOVER" mount r "$MNT" --policy p.yaml --cache-size 4M \
+		--foreground 2>mount.log &
+	MOUNT_PID=$!
+	mounted
+	local p="$MNT/latest" w=volumes/1-win l=volumes/2-linux
+	local files=(
+		"$p/disk.raw" disk2.raw
+		"$MNT/bases/gold/disk.raw" disk.raw
+		"$p/$w/Windows/System32/big.dll" ntree/Windows/System32/big.dll
+		"$p/$w/Users/admin/video.mp4" ntree/Users/admin/video.mp4
+		"$p/apps/shopdb/Apps/ShopDB/data/shop.mdf" want/ntfs/Apps/ShopDB/data/shop.mdf
+		"$p/$w/Apps/ShopDB/data/shop_log.ldf" want/ntfs/Apps/ShopDB/data/shop_log.ldf
+		"$p/$l/var/log/big.log" etree/var/log/big.log
+		"$p/apps/web/srv/www/index.html" want/ext/srv/www/index.html
+	)
+	local i end=$((SECONDS + 30))
+	for ((i = 0; i < ${#files[@]}; i += 2)); do
+		(
+			want=$(sha256sum <"${files[i + 1]}" | cut -c1-64)
+			n=0
+			while ((SECONDS < end)); do
+				# nocache: the next pass reads through the mount
+				# again, not from the page cache
+				got=$(dd if="${files[i]}" bs=128K iflag=nocache \
+					status=none | sha256sum | cut -c1-64)
+				[ "$got" = "$want" ] || {
+					echo "${files[i]}: pass $n: $got" >>bad
+					exit 1
+				}
+				n=$((n + 1))
+			done
+			echo "$n ${files[i]}" >>passes
+		) &
+	done
+	wait_children=0
+	for ((i = 0; i < ${#files[@]}; i += 2)); do
+		wait -n || wait_children=1
+	done
+	[ ! -e bad ] || { cat bad mount.log; false; }
+	[ "$wait_children" = 0 ]
+	# every reader made passes (the mount starved none of them)
+	[ "$(wc -l <passes)" -eq 8 ]
+	awk '$1 < 2 { print "too few passes: " $0; bad = 1 } END { exit bad }' passes
+	[ ! -s mount.log ] || { cat mount.log; false; }
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID" || { cat mount.log; false; }
+	MOUNT_PID=
+}
+
+@test "mount: a point forgotten while one of its files is open keeps serving it; collection waits for the unmount" {
+	site
+	head -c 2M /dev/urandom >other.data
+	"$VHDRECOVER" write vm.vhdx 8M other.data
+	"$VHDRECOVER" replicate r vm.vhdx
+	first=$("$VHDRECOVER" points --json r | jq -r '.[0].id')
+	"$VHDRECOVER" restore r "$first" --to first.raw
+	"$VHDRECOVER" mount r "$MNT" --foreground --cache-size 1M 2>mount.log &
+	MOUNT_PID=$!
+	mounted
+	exec 8<"$MNT/points/$first/disk.raw"
+	run --separate-stderr "$VHDRECOVER" forget r "$first" --force --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.forgotten' <<<"$output")" = 1 ]
+	[ "$(jq -r '.collected' <<<"$output")" = false ]
+	[[ $(jq -r '.warning' <<<"$output") == *"being read"* ]]
+	[ ! -e "r/points/$first.point" ]
+	sleep 1.5
+	[ "$(ls "$MNT/points" | wc -l)" -eq 1 ]
+	[ ! -e "$MNT/points/$first/disk.raw" ]
+	# the open file still reads whole: its chunks were not collected
+	cmp - first.raw <&8
+	exec 8<&-
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID" || { cat mount.log; false; }
+	MOUNT_PID=
+	# unmounted, the collection runs
+	run --separate-stderr "$VHDRECOVER" repo gc r
+	[ "$status" -eq 0 ]
+	[[ $output != *"being read"* ]]
+	[[ $output == *"1 pack"* ]] || { echo "$output"; false; }
+	"$VHDRECOVER" repo check r --read-data
 }
