@@ -204,11 +204,14 @@ run 'find changed -type f | sort'
 
 echo
 echo "== Mount: recovery points as files, read-only (FUSE): whole disks, guest file systems, the policy's applications"
-run 'mkdir -p view && vhdrecover mount repo view --policy shop.yaml && ls view view/points'
+# One 16 MiB chunk cache serves every file of the mount (--cache-size).
+run 'mkdir -p view && vhdrecover mount repo view --policy shop.yaml --cache-size 16M && ls view view/points'
 run 'ls view/latest view/latest/volumes && ls -l view/latest/volumes/1-win/Apps/ShopDB view/latest/apps/db/Apps/ShopDB'
 run 'diff -r view/latest/apps/web restored/web && echo "the web app as restore gives it"'
 run 'cmp view/latest/disk.raw <(vhdrecover restore repo latest --to latest.raw >/dev/null && cat latest.raw) && echo "latest/disk.raw is the newest point"'
 run 'echo x >view/latest/disk.raw || echo "read-only (exit $?)"'
+# A cycle while mounted: its point shows within a second, latest follows.
+run 'head -c 70000 /dev/urandom >report2.csv && vhdrecover write site.vhdx $((66 * 1024 * 1024)) report2.csv && vhdrecover replicate repo site.vhdx >/dev/null && sleep 1.5 && ls view/points && readlink view/latest'
 run 'fusermount3 -u view'
 
 echo

@@ -42,8 +42,13 @@
 /* Threads fetching ahead of sequential readers (the cache's). */
 #define VFUSE_READAHEAD_THREADS 2
 #define VFUSE_DISK "disk.raw"
-/* Guest file system trees kept open (LRU; in use ones are never closed). */
+/*
+ * Guest file system trees kept open (LRU; in use ones are never closed),
+ * and the memory they may take together: beyond it, the trees not in use
+ * go, oldest first (the one just opened stays, whatever its size).
+ */
 #define VFUSE_TREES 4
+#define VFUSE_TREE_BYTES (96u << 20)
 
 struct vfuse_base {
 	char name[MANIFEST_NAME_MAX];
@@ -456,6 +461,32 @@ static int vfuse_lookup(struct vfuse *v, const char *path,
 	return point ? vfuse_lookup_guest(v, slash + 1, node) : -ENOENT;
 }
 
+/* Close unused trees, oldest first, until they fit VFUSE_TREE_BYTES. */
+static void vfuse_trees_trim(struct vfuse *v)
+{
+	struct vfuse_slot *oldest;
+	size_t bytes, i;
+
+	for (;;) {
+		bytes = 0;
+		oldest = NULL;
+		for (i = 0; i < VFUSE_TREES; i++) {
+			struct vfuse_slot *s = &v->trees[i];
+
+			if (!s->tree)
+				continue;
+			bytes += vfuse_tree_bytes(s->tree);
+			if (!s->refs && s->used != v->tick &&
+			    (!oldest || s->used < oldest->used))
+				oldest = s;
+		}
+		if (bytes <= VFUSE_TREE_BYTES || !oldest)
+			return;
+		vfuse_tree_close(oldest->tree);
+		oldest->tree = NULL;
+	}
+}
+
 /*
  * The open tree @node names, opened (in the slot of the tree used least
  * lately and not in use) if it is not. Returns the slot, or NULL with
@@ -495,6 +526,7 @@ static struct vfuse_slot *vfuse_tree_get(struct vfuse *v,
 	}
 	snprintf(slot->key, sizeof(slot->key), "%s", node->key);
 	slot->used = v->tick;
+	vfuse_trees_trim(v);
 	return slot;
 }
 

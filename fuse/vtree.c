@@ -36,7 +36,8 @@ struct vfuse_tree {
 	/* the guest file system is one thread's at a time (libntfs-3g and
 	 * libext2fs keep state per open); the tree is never changed */
 	pthread_mutex_t read_lock;
-	time_t made; /* the times of directories made for the way */
+	size_t bytes; /* about what the nodes and the map take */
+	time_t made;  /* the times of directories made for the way */
 	struct vr_err *err;
 };
 
@@ -66,6 +67,11 @@ static int vfuse_tree_add(struct vfuse_tree *t, struct vfuse_node *parent,
 
 	if (rc <= 0)
 		return rc;
+	/* the node, its name and target, the map's copy of the path and
+	 * its slots (grown at half full) */
+	t->bytes += sizeof(*n) + strlen(n->data) + 1 +
+		    (n->target ? strlen(n->target) + 1 : 0) + strlen(path) + 1 +
+		    4 * sizeof(void *);
 	if (parent->last)
 		parent->last->next = n;
 	else
@@ -189,6 +195,11 @@ void vfuse_tree_close(struct vfuse_tree *t)
 	point_disk_close_named(&t->pd);
 	pthread_mutex_destroy(&t->read_lock);
 	free(t);
+}
+
+size_t vfuse_tree_bytes(const struct vfuse_tree *t)
+{
+	return t->bytes;
 }
 
 const struct vfuse_node *vfuse_tree_lookup(const struct vfuse_tree *t,

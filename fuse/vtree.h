@@ -39,6 +39,9 @@ int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
 /* Accepts NULL. */
 void vfuse_tree_close(struct vfuse_tree *t);
 
+/* About how much memory the tree takes. */
+size_t vfuse_tree_bytes(const struct vfuse_tree *t);
+
 /* The node at @path ("/" or "/a/b"), or NULL. */
 const struct vfuse_node *vfuse_tree_lookup(const struct vfuse_tree *t,
 					   const char *path);
