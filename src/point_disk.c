@@ -25,14 +25,15 @@
 /* The cache a disk makes for itself when it is given none. */
 #define POINT_DISK_CACHE_BYTES (8u * 1024 * 1024)
 /*
- * Readahead of a sequential reader: this many bytes of chunks beyond its
- * read are asked for (at least 4 chunks). Two reads that start within
- * the last read chunk or the next are sequential: the kernel's reads of
- * one stream come in about in order, but not exactly when it sends them
- * to several threads.
+ * Readahead of a sequential reader: this many bytes of chunks beyond the
+ * furthest it read are asked for (at least 4 chunks). A read is
+ * sequential when it starts within the slack of where the reads before
+ * ended: the kernel's reads of one stream come about in order, but not
+ * exactly when several threads serve them.
  */
 #define POINT_DISK_READAHEAD (4u * 1024 * 1024)
 #define POINT_DISK_READAHEAD_MIN 4u
+#define POINT_DISK_SEQUENTIAL_SLACK (512u * 1024)
 
 struct point_disk {
 	struct repo *r;
@@ -40,7 +41,7 @@ struct point_disk {
 	struct chunk_cache *cache;
 	bool own_cache;
 	pthread_mutex_t ra_lock; /* guards the two below */
-	uint64_t ra_last;	 /* the last chunk read + 1; 0: none yet */
+	uint64_t ra_last;	 /* the furthest chunk read + 1; 0: none */
 	uint64_t ra_until;	 /* chunks below this were asked for */
 };
 
@@ -59,31 +60,34 @@ static const uint8_t *point_disk_hash(const struct point_disk *pd, uint64_t i)
 }
 
 /*
- * After a read of chunks @first..@last: if it follows the one before,
- * ask for the chunks that come next.
+ * After a read of chunks @first..@last: if it starts near where the reads
+ * before ended, ask for the chunks that come next.
  */
 static void point_disk_readahead(struct point_disk *pd, uint64_t first,
 				 uint64_t last)
 {
-	uint64_t window = POINT_DISK_READAHEAD / pd->m->chunk_size, i, end;
+	uint64_t cs = pd->m->chunk_size, i, end;
+	uint64_t window = POINT_DISK_READAHEAD / cs;
+	uint64_t slack = 1 + POINT_DISK_SEQUENTIAL_SLACK / cs;
 	bool follows;
 
 	if (window < POINT_DISK_READAHEAD_MIN)
 		window = POINT_DISK_READAHEAD_MIN;
 	pthread_mutex_lock(&pd->ra_lock);
-	follows =
-		pd->ra_last && first + 1 >= pd->ra_last && first <= pd->ra_last;
-	if (last + 1 > pd->ra_last || !follows)
-		pd->ra_last = last + 1;
+	follows = pd->ra_last && first + slack >= pd->ra_last &&
+		  first <= pd->ra_last + slack;
 	if (!follows) {
-		pd->ra_until = last + 1;
+		pd->ra_last = pd->ra_until = last + 1;
 		pthread_mutex_unlock(&pd->ra_lock);
 		return;
 	}
-	i = pd->ra_until > last + 1 ? pd->ra_until : last + 1;
-	end = last + 1 + window < pd->m->nchunks ? last + 1 + window
-						 : pd->m->nchunks;
-	pd->ra_until = end > i ? end : i;
+	if (last + 1 > pd->ra_last)
+		pd->ra_last = last + 1;
+	i = pd->ra_until > pd->ra_last ? pd->ra_until : pd->ra_last;
+	end = pd->ra_last + window < pd->m->nchunks ? pd->ra_last + window
+						    : pd->m->nchunks;
+	if (end > pd->ra_until)
+		pd->ra_until = end;
 	pthread_mutex_unlock(&pd->ra_lock);
 	for (; i < end; i++)
 		if (point_disk_hash(pd, i))
