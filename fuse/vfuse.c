@@ -795,7 +795,10 @@ static int vfuse_open_locked(const char *path, struct fuse_file_info *fi)
 		free(f);
 		return rc == -ENOENT ? -ENOENT : -EIO;
 	}
-	vfuse_getattr_locked(path, &f->st, NULL);
+	vfuse_stat_disk(&f->st, disk_size(f->pd.d),
+			n.kind == VFUSE_POINT_DISK
+				? (time_t)v->points[n.index].time
+				: v->mounted);
 	return vfuse_file_add(v, f, path, fi);
 }
 
