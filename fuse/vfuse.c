@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "chunk_cache.h"
@@ -33,7 +34,9 @@
 #include "policy.h"
 #include "repo.h"
 #include "strmap.h"
+#include "treecache.h"
 #include "vr_err.h"
+#include "vr_io.h"
 #include "vtree.h"
 
 /* How often the directories of points and bases are looked at: new
@@ -49,6 +52,10 @@
  */
 #define VFUSE_TREES 4
 #define VFUSE_TREE_BYTES (96u << 20)
+/* Saved walks kept (treecache.h): the least lately used go beyond it. */
+#define VFUSE_SAVED_WALKS_BYTES (256ull << 20)
+/* A manifest is a few MiB for a TiB disk: beyond this it is no manifest. */
+#define VFUSE_MANIFEST_MAX (1ull << 30)
 
 struct vfuse_base {
 	char name[MANIFEST_NAME_MAX];
@@ -80,6 +87,7 @@ struct vfuse {
 	size_t cache_bytes;
 	pthread_mutex_t lock;	     /* all below; not for disk.raw reads */
 	const struct policy *policy; /* NULL: no apps/ */
+	const char *saved_walks;     /* directory of saved walks, or NULL */
 	struct strmap *volumes;	     /* point id -> struct vfuse_vols */
 	struct vfuse_slot trees[VFUSE_TREES];
 	uint64_t tick;
@@ -461,6 +469,82 @@ static int vfuse_lookup(struct vfuse *v, const char *path,
 	return point ? vfuse_lookup_guest(v, slash + 1, node) : -ENOENT;
 }
 
+/* The whole of file @path, appended to @buf (grown); 0 or -errno. */
+static int vfuse_slurp(const char *path, uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t *more;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_size > (off_t)VFUSE_MANIFEST_MAX) {
+		close(fd);
+		return -EFBIG;
+	}
+	more = realloc(*buf, *len + (size_t)st.st_size + 1);
+	n = more ? vr_pread_full(fd, more + *len, (size_t)st.st_size, 0)
+		 : -ENOMEM;
+	close(fd);
+	if (more)
+		*buf = more;
+	if (n < 0)
+		return (int)n;
+	*len += (size_t)n;
+	return 0;
+}
+
+/*
+ * Where the walk of volume @node is saved: "DIR/HASH.tree", HASH the
+ * SHA-256 of the point's manifest, its base's and the volume's name, so
+ * it names that content and nothing else (a point never changes; a
+ * repository made again can reuse an id, not a manifest).
+ */
+static int vfuse_saved_walk(const struct vfuse *v,
+			    const struct vfuse_path *node, char *out,
+			    size_t size)
+{
+	const struct catalog_point *p = &v->points[node->index];
+	uint8_t *buf = NULL, hash[REPO_HASH_SIZE];
+	char *path, hex[2 * REPO_HASH_SIZE + 1];
+	size_t len = 0;
+	int rc;
+
+	if (!v->saved_walks)
+		return -ENOENT;
+	path = catalog_point_path(v->repo, p->id);
+	rc = path ? vfuse_slurp(path, &buf, &len) : -ENOMEM;
+	free(path);
+	if (rc == 0 && p->base[0]) {
+		path = catalog_base_path(v->repo, p->base);
+		rc = path ? vfuse_slurp(path, &buf, &len) : -ENOMEM;
+		free(path);
+	}
+	if (rc == 0) {
+		/* the tree key names the volume ("id/v/NAME") after them */
+		const char *name = strchr(node->key, '/');
+		uint8_t *more = realloc(buf, len + strlen(name) + 1);
+
+		rc = more ? 0 : -ENOMEM;
+		if (more) {
+			buf = more;
+			memcpy(buf + len, name, strlen(name));
+			len += strlen(name);
+		}
+	}
+	if (rc == 0)
+		rc = repo_hash(buf, len, hash);
+	free(buf);
+	if (rc < 0)
+		return rc;
+	repo_hash_format(hash, hex);
+	return snprintf(out, size, "%s/%s.tree", v->saved_walks, hex) <
+			       (int)size
+		       ? 0
+		       : -ENAMETOOLONG;
+}
+
 /* Close unused trees, oldest first, until they fit VFUSE_TREE_BYTES. */
 static void vfuse_trees_trim(struct vfuse *v)
 {
@@ -496,6 +580,7 @@ static struct vfuse_slot *vfuse_tree_get(struct vfuse *v,
 					 const struct vfuse_path *node, int *rc)
 {
 	struct vfuse_slot *slot = NULL;
+	char saved[PATH_MAX];
 	struct vr_err err = { 0 };
 	size_t i;
 
@@ -516,8 +601,11 @@ static struct vfuse_slot *vfuse_tree_get(struct vfuse *v,
 	}
 	vfuse_tree_close(slot->tree);
 	slot->tree = NULL;
+	if (node->app || vfuse_saved_walk(v, node, saved, sizeof(saved)) < 0)
+		saved[0] = '\0';
 	*rc = vfuse_tree_open(v->repo, v->cache, v->points[node->index].id,
-			      node->volume, node->app, &slot->tree, &err);
+			      node->volume, node->app, saved[0] ? saved : NULL,
+			      &slot->tree, &err);
 	if (*rc < 0) {
 		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
 		if (*rc != -ENOENT && *rc != -ENOMEM)
@@ -527,6 +615,8 @@ static struct vfuse_slot *vfuse_tree_get(struct vfuse *v,
 	snprintf(slot->key, sizeof(slot->key), "%s", node->key);
 	slot->used = v->tick;
 	vfuse_trees_trim(v);
+	if (saved[0])
+		treecache_trim(v->saved_walks, VFUSE_SAVED_WALKS_BYTES);
 	return slot;
 }
 
@@ -912,7 +1002,9 @@ static int vfuse_mountpoint_check(const char *mountpoint, struct vr_err *err)
 int vfuse_mount(const char *repo_path, const char *mountpoint,
 		const struct vfuse_opts *o, struct vr_err *err)
 {
-	struct vfuse v = { .mounted = time(NULL), .policy = o->policy };
+	struct vfuse v = { .mounted = time(NULL),
+			   .policy = o->policy,
+			   .saved_walks = o->saved_walks };
 	char opts[PATH_MAX + 128];
 	char *argv[] = { "vhdrecover", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);

@@ -9,7 +9,9 @@
  *	bases/<name>/disk.raw		each preloaded base
  *	latest				-> points/<newest id>
  *
- * Every read fetches only the chunks it covers (point_disk.h), through one
+ * A volume's walk is saved in a local directory, so a later mount lists
+ * it without fetching its chunks again. Every read fetches only the
+ * chunks it covers (point_disk.h), through one
  * cache of a bounded size shared by all files, with readahead for
  * sequential readers. Points a cycle commits while mounted appear within
  * a second; nothing can be written (EROFS). While mounted, the repository
@@ -30,6 +32,8 @@ struct vfuse_opts {
 	bool allow_other;	     /* -o allow_other: other users may read */
 	const struct policy *policy; /* apps/ of each point, or NULL */
 	size_t cache_bytes;	     /* chunks kept in memory, shared */
+	const char *saved_walks;     /* an absolute directory for the walks of
+					volumes (treecache.h), or NULL */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "point_disk.h"
 #include "scope.h"
 #include "strmap.h"
+#include "treecache.h"
 #include "vr_err.h"
 
 struct vfuse_node {
@@ -115,9 +116,8 @@ static struct vfuse_node *vfuse_tree_dir(struct vfuse_tree *t, const char *path,
 	return vfuse_tree_add(t, parent, key, n) == 1 ? n : NULL;
 }
 
-static int vfuse_tree_visit(void *ctx, const struct guestfs_entry *e)
+static int vfuse_tree_visit(struct vfuse_tree *t, const struct guestfs_entry *e)
 {
-	struct vfuse_tree *t = ctx;
 	const char *slash = strrchr(e->path, '/');
 	struct vfuse_node *parent, *n;
 	int rc;
@@ -147,15 +147,44 @@ static int vfuse_tree_visit(void *ctx, const struct guestfs_entry *e)
 	return rc == 0 && e->kind == GUESTFS_DIR ? GUESTFS_SKIP : 0;
 }
 
-int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
-		    const char *point, const struct policy_volume *v,
-		    const struct policy_app *app, struct vfuse_tree **out,
-		    struct vr_err *err)
+/* A walk filling a tree, recorded (if @rec) to be saved. */
+struct vfuse_fill {
+	struct vfuse_tree *t;
+	struct treecache *rec;
+};
+
+static int vfuse_tree_record(void *ctx, const struct guestfs_entry *e)
+{
+	struct vfuse_fill *f = ctx;
+
+	if (f->rec && treecache_add(f->rec, e) < 0) {
+		treecache_free(f->rec); /* out of memory: not saved */
+		f->rec = NULL;
+	}
+	return vfuse_tree_visit(f->t, e);
+}
+
+static int vfuse_tree_replayed(void *ctx, const struct guestfs_entry *e)
+{
+	return vfuse_tree_visit(ctx, e);
+}
+
+/*
+ * A tree of the file system @v names in point @point: from the walk saved
+ * at @saved (@replay), or walked (and saved at @saved if not NULL).
+ */
+static int vfuse_tree_make(const char *repo, struct chunk_cache *cache,
+			   const char *point, const struct policy_volume *v,
+			   const struct policy_app *app, const char *saved,
+			   bool replay, struct vfuse_tree **out,
+			   struct vr_err *err)
 {
 	static const char *const everything[] = { "/**", NULL };
 	static const char *const nothing[] = { NULL };
 	struct policy_app all = { .include = everything, .exclude = nothing };
 	struct vfuse_tree *t = calloc(1, sizeof(*t));
+	struct vfuse_fill fill = { .t = t };
+	struct vr_err why = { 0 };
 	int rc;
 
 	if (!t)
@@ -173,8 +202,20 @@ int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
 		t->root->st.st_mode = S_IFDIR | 0555;
 		t->root->st.st_nlink = 2;
 		t->root->st.st_mtim.tv_sec = t->made;
-		rc = scope_walk(t->vol, app ? app : &all, vfuse_tree_visit, t,
-				err);
+	}
+	if (rc == 0 && replay) {
+		rc = treecache_replay(saved, vfuse_tree_replayed, t, err);
+	} else if (rc == 0) {
+		if (saved && treecache_new(&fill.rec) < 0)
+			fill.rec = NULL;
+		rc = scope_walk(t->vol, app ? app : &all, vfuse_tree_record,
+				&fill, err);
+		if (rc == 0 && fill.rec &&
+		    treecache_save(fill.rec, saved, &why))
+			fprintf(stderr,
+				"vhdrecover mount: %s (walk not kept)\n",
+				why.msg);
+		treecache_free(fill.rec);
 	}
 	if (rc < 0) {
 		vfuse_tree_close(t);
@@ -183,6 +224,26 @@ int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
 	t->err = NULL;
 	*out = t;
 	return 0;
+}
+
+int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
+		    const char *point, const struct policy_volume *v,
+		    const struct policy_app *app, const char *saved,
+		    struct vfuse_tree **out, struct vr_err *err)
+{
+	struct vr_err why = { 0 };
+	int rc;
+
+	if (saved && !app) {
+		rc = vfuse_tree_make(repo, cache, point, v, NULL, saved, true,
+				     out, &why);
+		if (rc == 0)
+			return 0;
+		if (rc != -ENOENT) /* damaged: walked again, saved anew */
+			fprintf(stderr, "vhdrecover mount: %s\n", why.msg);
+	}
+	return vfuse_tree_make(repo, cache, point, v, app, app ? NULL : saved,
+			       false, out, err);
 }
 
 void vfuse_tree_close(struct vfuse_tree *t)

@@ -5,7 +5,7 @@
  * to the file system by file number. Lookups, listings and reads may come
  * from several threads at once (reads take turns).
  *
- *	vfuse_tree_open(repo, cache, point, &volume, app, &t, &err);
+ *	vfuse_tree_open(repo, cache, point, &volume, app, saved, &t, &err);
  *	vfuse_tree_lookup(t, "/etc/nginx", &node);
  *	vfuse_tree_read(t, node, buf, len, off, &err);
  *	vfuse_tree_close(t);
@@ -26,15 +26,18 @@ struct vfuse_node;
 
 /*
  * The file system @v names in point @point of @repo (a partition number,
- * label or UUID), read through @cache (point_disk.h), all of it, or with @app
- * only what the application's globs select and the directories on the way to
- * it. Returns 0, -ENOENT (no such volume), -ENOTSUP, or what opening or walking
- * returns.
+ * label or UUID), read through @cache (point_disk.h), all of it, or with
+ * @app only what the application's globs select and the directories on
+ * the way to it. A whole file system comes from the walk saved at @saved
+ * (treecache.h) when there is one, else it is walked and the walk saved
+ * there (@saved NULL: neither; a damaged saved walk is said on stderr and
+ * replaced). Returns 0, -ENOENT (no such volume), -ENOTSUP, or what
+ * opening or walking returns.
  */
 int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
 		    const char *point, const struct policy_volume *v,
-		    const struct policy_app *app, struct vfuse_tree **out,
-		    struct vr_err *err);
+		    const struct policy_app *app, const char *saved,
+		    struct vfuse_tree **out, struct vr_err *err);
 
 /* Accepts NULL. */
 void vfuse_tree_close(struct vfuse_tree *t);

@@ -4,10 +4,14 @@
  */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "policy.h"
@@ -18,6 +22,57 @@
  * readahead (4 MiB each) many times over. */
 #define CLI_MOUNT_CACHE (64u << 20)
 #define CLI_MOUNT_CACHE_MIN (1u << 20)
+
+/* mkdir -p @path (0700 for what it makes). Returns 0 or -errno. */
+static int cli_mount_mkdirs(char *path)
+{
+	char *slash;
+
+	for (slash = strchr(path + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			*slash = '/';
+			return -errno;
+		}
+		*slash = '/';
+	}
+	return mkdir(path, 0700) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/*
+ * The directory of saved walks into @out (absolute, made if missing):
+ * @arg, or with @arg NULL the user's cache ($XDG_CACHE_HOME or
+ * ~/.cache, then vhdrecover/trees). Returns 1, 0 for none (@arg "none",
+ * or no home to keep them in), or -errno with @err set (a DIR given that
+ * cannot be made).
+ */
+static int cli_mount_walks(const char *arg, char *out, size_t size,
+			   struct vr_err *err)
+{
+	const char *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char path[PATH_MAX];
+	int rc;
+
+	if (arg && !strcmp(arg, "none"))
+		return 0;
+	if (arg)
+		snprintf(path, sizeof(path), "%s", arg);
+	else if (base && *base == '/')
+		snprintf(path, sizeof(path), "%s/vhdrecover/trees", base);
+	else if (home && *home == '/')
+		snprintf(path, sizeof(path), "%s/.cache/vhdrecover/trees",
+			 home);
+	else
+		return 0;
+	rc = cli_mount_mkdirs(path);
+	if (rc == 0 && !realpath(path, out))
+		rc = -errno;
+	if (rc < 0)
+		return vr_err_set(err, rc, "%s: %s", path, strerror(-rc));
+	(void)size; /* realpath() fills PATH_MAX bytes */
+	return 1;
+}
 
 static void cli_mount_usage(FILE *f)
 {
@@ -42,6 +97,10 @@ static void cli_mount_usage(FILE *f)
 		   "detach once mounted)\n"
 		   "  --cache-size SIZE  chunks kept in memory for all files "
 		   "(default 64M)\n"
+		   "  --tree-cache DIR   where walks of volumes are kept for "
+		   "later mounts\n"
+		   "                     (default ~/.cache/vhdrecover/trees; "
+		   "none: not kept)\n"
 		   "  -o allow_other     let other users read it (needs "
 		   "user_allow_other in\n"
 		   "                     /etc/fuse.conf when not root)\n");
@@ -53,12 +112,14 @@ int cli_mount(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "policy", required_argument, NULL, 'y' },
 		{ "cache-size", required_argument, NULL, 'c' },
+		{ "tree-cache", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vfuse_opts o = { .cache_bytes = CLI_MOUNT_CACHE };
 	struct vr_err err = { 0 };
-	const char *policy_path = NULL;
+	const char *policy_path = NULL, *walks_arg = NULL;
+	char walks[PATH_MAX];
 	struct policy *p = NULL;
 	uint64_t size;
 	int c, rc;
@@ -70,6 +131,9 @@ int cli_mount(int argc, char **argv)
 			break;
 		case 'y':
 			policy_path = optarg;
+			break;
+		case 't':
+			walks_arg = optarg;
 			break;
 		case 'c':
 			if (cli_parse_size(optarg, &size) < 0 ||
@@ -98,6 +162,14 @@ int cli_mount(int argc, char **argv)
 	}
 	if (optind + 2 != argc)
 		return cli_usage("mount", "expected REPO MOUNTPOINT");
+	rc = cli_mount_walks(walks_arg, walks, sizeof(walks), &err);
+	if (rc < 0 && walks_arg)
+		return cli_fail(&err, rc, walks_arg);
+	if (rc < 0) /* the default place: mounting goes on without it */
+		fprintf(stderr, "vhdrecover: warning: %s (walks not kept)\n",
+			err.msg);
+	vr_err_clear(&err);
+	o.saved_walks = rc > 0 ? walks : NULL;
 	if (policy_path) {
 		rc = policy_load(policy_path, &p, &err);
 		if (rc < 0)
