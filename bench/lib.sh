@@ -94,3 +94,28 @@ bench_compare()
 		print " (>= 1.0 means vhdrecover is at least as fast)"
 	}'
 }
+
+# bench_vr_repo NAME: in the working directory, the vhdrecover repository
+# repo-vr holding base.vhdx as base "gold" and one point of disk NAME,
+# replicated from a differencing child of it (child.vhdx); repo.log gets
+# their messages. Dies (the script's die) on failure.
+bench_vr_repo()
+{
+	local t
+	rm -rf repo-vr child.vhdx
+	"$VHDRECOVER" repo init repo-vr >/dev/null || die "repo init failed"
+	t=$(seconds "$VHDRECOVER" base add --no-progress repo-vr base.vhdx \
+		--name gold 2>repo.log) || {
+		cat repo.log >&2
+		die "base add failed"
+	}
+	echo "  base add gold in $t s"
+	"$VHDRECOVER" create child.vhdx --parent base.vhdx >/dev/null ||
+		die "create --parent failed"
+	t=$(seconds "$VHDRECOVER" replicate --no-progress repo-vr child.vhdx \
+		--name "$1" 2>>repo.log) || {
+		cat repo.log >&2
+		die "replicate failed"
+	}
+	echo "  replicate child.vhdx as $1 in $t s"
+}

@@ -313,23 +313,7 @@ setup()
 # repo_setup: the vhdrecover repository: base gold, point shop:latest.
 repo_setup()
 {
-	local t
-	rm -rf repo-vr child.vhdx
-	"$VHDRECOVER" repo init repo-vr >/dev/null || die "repo init failed"
-	t=$(seconds "$VHDRECOVER" base add --no-progress repo-vr base.vhdx \
-		--name gold 2>repo.log) || {
-		cat repo.log >&2
-		die "base add failed"
-	}
-	echo "  base add gold in $t s"
-	"$VHDRECOVER" create child.vhdx --parent base.vhdx >/dev/null ||
-		die "create --parent failed"
-	t=$(seconds "$VHDRECOVER" replicate --no-progress repo-vr child.vhdx \
-		--name shop 2>>repo.log) || {
-		cat repo.log >&2
-		die "replicate failed"
-	}
-	echo "  replicate child.vhdx as shop in $t s"
+	bench_vr_repo shop
 	cat >policy.yaml <<-'EOF'
 		version: 1
 		name: scoped-restore-bench
