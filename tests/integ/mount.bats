@@ -43,6 +43,28 @@ mounted()
 	return 1
 }
 
+# stop_mount: SIGTERM to the foreground mount, which must end cleanly
+# (its exit status: leaks, under the sanitizers).
+stop_mount()
+{
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID" || { cat mount.log; false; }
+	MOUNT_PID=
+}
+
+# mount_and_list OUT [OPTION...]: mount r in the foreground (stderr to
+# mount.log) and list both volumes of point $id into OUT.
+mount_and_list()
+{
+	local out=$1
+	shift
+	"$VHDRECOVER" mount r "$MNT" --foreground "$@" 2>mount.log &
+	MOUNT_PID=$!
+	mounted
+	tree_of "$MNT/points/$id/volumes/2-linux" >"$out"
+	tree_of "$MNT/points/$id/volumes/1-win" >>"$out"
+}
+
 # site: base gold (qemu-io data), child vm over it, two points of vm.
 site()
 {
@@ -95,9 +117,7 @@ site()
 	# SIGTERM: the process ends, nothing stays mounted; a file still
 	# open then is closed by the mount itself (no release comes)
 	exec 8<"$MNT/latest/disk.raw"
-	kill -TERM "$MOUNT_PID"
-	wait "$MOUNT_PID" || { cat mount.log; false; }
-	MOUNT_PID=
+	stop_mount
 	exec 8<&-
 	! mountpoint -q "$MNT"
 	! grep -q " $MNT " /proc/mounts
@@ -164,9 +184,7 @@ site()
 	# writes refused in the guest trees too
 	run touch "$MNT/points/$id/volumes/2-linux/srv/x"
 	[ "$status" -ne 0 ] && [[ $output == *"Read-only file system"* ]]
-	kill -TERM "$MOUNT_PID"
-	wait "$MOUNT_PID" || { cat mount.log; false; }
-	MOUNT_PID=
+	stop_mount
 	! mountpoint -q "$MNT"
 }
 
@@ -182,9 +200,7 @@ site()
 	mounted
 	[ "$(ls "$MNT/latest/volumes")" = 0-whole ]
 	[ "$(cat "$MNT/latest/volumes/0-whole/f")" = hello ]
-	kill -TERM "$MOUNT_PID"
-	wait "$MOUNT_PID" || { cat mount.log; false; }
-	MOUNT_PID=
+	stop_mount
 }
 
 @test "mount: 8 readers of different files for 30 s through a small cache read the right bytes" {
@@ -235,9 +251,7 @@ site()
 	[ "$(wc -l <passes)" -eq 8 ]
 	awk '$1 < 2 { print "too few passes: " $0; bad = 1 } END { exit bad }' passes
 	[ ! -s mount.log ] || { cat mount.log; false; }
-	kill -TERM "$MOUNT_PID"
-	wait "$MOUNT_PID" || { cat mount.log; false; }
-	MOUNT_PID=
+	stop_mount
 }
 
 @test "mount: a point forgotten while one of its files is open keeps serving it; collection waits for the unmount" {
@@ -263,9 +277,7 @@ site()
 	# the open file still reads whole: its chunks were not collected
 	cmp - first.raw <&8
 	exec 8<&-
-	kill -TERM "$MOUNT_PID"
-	wait "$MOUNT_PID" || { cat mount.log; false; }
-	MOUNT_PID=
+	stop_mount
 	# unmounted, the collection runs
 	run --separate-stderr "$VHDRECOVER" repo gc r
 	[ "$status" -eq 0 ]
@@ -278,16 +290,11 @@ site()
 	make_site
 	local id
 	id=$("$VHDRECOVER" points --json r | jq -r '.[-1].id')
-	"$VHDRECOVER" mount r "$MNT" --foreground 2>mount.log &
-	MOUNT_PID=$!
-	mounted
-	tree_of "$MNT/points/$id/volumes/2-linux" >first.lst
-	tree_of "$MNT/points/$id/volumes/1-win" >>first.lst
+	mount_and_list first.lst
 	# one saved walk per volume, in the default place
 	local saved=$VR_WORK/cache/vhdrecover/trees
 	[ "$(ls "$saved" | wc -l)" -eq 2 ]
-	kill -TERM "$MOUNT_PID"
-	wait "$MOUNT_PID" || { cat mount.log; false; }
+	stop_mount
 	# the harness of the walks' parser replays them (and the fuzzer's
 	# promises hold for what they hold)
 	"$TOP_BUILDDIR/tests/fuzz/replay_treecache" "$saved"/*.tree
@@ -295,19 +302,13 @@ site()
 	# the next mount lists the same from the saved walks, which it marks
 	# as used, and saves nothing new
 	touch -d @1000000000 "$saved"/*.tree
-	"$VHDRECOVER" mount r "$MNT" --foreground --tree-cache "$saved" \
-		2>mount.log &
-	MOUNT_PID=$!
-	mounted
-	tree_of "$MNT/points/$id/volumes/2-linux" >second.lst
-	tree_of "$MNT/points/$id/volumes/1-win" >>second.lst
+	mount_and_list second.lst --tree-cache "$saved"
 	diff first.lst second.lst
 	[ "$(ls "$saved" | wc -l)" -eq 2 ]
 	[ -z "$(find "$saved" -name '*.tree' ! -newermt @1000000001)" ]
 	# files still read from the point, by file number
 	cmp "$MNT/points/$id/volumes/2-linux/srv/www/new.html" want/ext/srv/www/new.html
-	kill -TERM "$MOUNT_PID"
-	wait "$MOUNT_PID" || { cat mount.log; false; }
+	stop_mount
 	[ ! -s mount.log ]
 
 	# a damaged walk is said, walked again and saved anew
@@ -317,17 +318,11 @@ site()
 	printf 'X' | dd of="$one" bs=1 seek=100 conv=notrunc status=none
 	run "$TOP_BUILDDIR/tests/fuzz/replay_treecache" "$one"
 	[ "$status" -eq 0 ] # refused inside, as the harness expects
-	"$VHDRECOVER" mount r "$MNT" --foreground --tree-cache "$saved" \
-		2>mount.log &
-	MOUNT_PID=$!
-	mounted
-	tree_of "$MNT/points/$id/volumes/2-linux" >third.lst
-	tree_of "$MNT/points/$id/volumes/1-win" >>third.lst
+	mount_and_list third.lst --tree-cache "$saved"
 	diff first.lst third.lst
 	grep -q "damaged" mount.log
 	cmp "$one" good.tree
-	kill -TERM "$MOUNT_PID"
-	wait "$MOUNT_PID" || { cat mount.log; false; }
+	stop_mount
 
 	# none: nothing kept; a directory that cannot be made: one line
 	rm -r "$VR_WORK/cache"
