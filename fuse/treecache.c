@@ -35,6 +35,7 @@
 #define TC_RECORD 96
 #define TC_NAME_MAX 4096u /* a path or a target, as the walkers bound them */
 #define TC_FILE_MAX (1ull << 32) /* beyond: not a file we wrote */
+#define TC_INFLATE_MAX 256u
 #define TC_BAD_NAME 0x1u
 #define TC_TARGET 0x2u
 
@@ -140,6 +141,11 @@ int treecache_save(const struct treecache *tc, const char *path,
 		free(buf);
 		return vr_err_set(err, -EIO, "%s: zstd: %s", path,
 				  ZSTD_getErrorName(z));
+	}
+	if (tc->len > (TC_HEADER + z + 4) * (uint64_t)TC_INFLATE_MAX) {
+		free(buf); /* replay would take it for damage */
+		return vr_err_set(err, -EFBIG, "%s: walk compresses too well",
+				  path);
 	}
 	memcpy(buf, TC_MAGIC, 8);
 	vr_put_le32(buf + 8, TC_VERSION);
@@ -248,8 +254,10 @@ int treecache_replay_buf(const uint8_t *buf, size_t len, const char *name,
 	count = vr_get_le32(buf + 12);
 	body_len = vr_get_le64(buf + 16);
 	frame = ZSTD_getFrameContentSize(buf + TC_HEADER, len - TC_HEADER - 4);
-	/* every record takes TC_RECORD bytes at least */
+	/* every record takes TC_RECORD bytes at least; walks compress some
+	 * 20 times: a body said to inflate far more is none we wrote */
 	if (frame != body_len || body_len > TC_FILE_MAX ||
+	    body_len > (uint64_t)len * TC_INFLATE_MAX ||
 	    body_len < (uint64_t)count * TC_RECORD)
 		return vr_err_set(err, -VR_ECORRUPT, "%s: body length wrong",
 				  name);
