@@ -82,9 +82,8 @@ struct vfuse_slot {
 
 struct vfuse {
 	char repo[PATH_MAX];
-	struct repo *r;		   /* opened for reading */
-	struct chunk_cache *cache; /* over r, shared by all disks */
-	size_t cache_bytes;
+	struct repo *r;		     /* opened for reading */
+	struct chunk_cache *cache;   /* over r, shared by all disks */
 	pthread_mutex_t lock;	     /* all below; not for disk.raw reads */
 	const struct policy *policy; /* NULL: no apps/ */
 	const char *saved_walks;     /* directory of saved walks, or NULL */

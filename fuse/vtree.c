@@ -116,8 +116,9 @@ static struct vfuse_node *vfuse_tree_dir(struct vfuse_tree *t, const char *path,
 	return vfuse_tree_add(t, parent, key, n) == 1 ? n : NULL;
 }
 
-static int vfuse_tree_visit(struct vfuse_tree *t, const struct guestfs_entry *e)
+static int vfuse_tree_visit(void *ctx, const struct guestfs_entry *e)
 {
+	struct vfuse_tree *t = ctx;
 	const char *slash = strrchr(e->path, '/');
 	struct vfuse_node *parent, *n;
 	int rc;
@@ -164,11 +165,6 @@ static int vfuse_tree_record(void *ctx, const struct guestfs_entry *e)
 	return vfuse_tree_visit(f->t, e);
 }
 
-static int vfuse_tree_replayed(void *ctx, const struct guestfs_entry *e)
-{
-	return vfuse_tree_visit(ctx, e);
-}
-
 /*
  * A tree of the file system @v names in point @point: from the walk saved
  * at @saved (@replay), or walked (and saved at @saved if not NULL).
@@ -204,7 +200,7 @@ static int vfuse_tree_make(const char *repo, struct chunk_cache *cache,
 		t->root->st.st_mtim.tv_sec = t->made;
 	}
 	if (rc == 0 && replay) {
-		rc = treecache_replay(saved, vfuse_tree_replayed, t, err);
+		rc = treecache_replay(saved, vfuse_tree_visit, t, err);
 	} else if (rc == 0) {
 		if (saved && treecache_new(&fill.rec) < 0)
 			fill.rec = NULL;

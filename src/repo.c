@@ -26,10 +26,10 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include "strmap.h"
 #include "vr_crc.h"
 #include "vr_endian.h"
 #include "vr_err.h"
-#include "strmap.h"
 #include "vr_io.h"
 
 #define REPO_FORMAT 1
