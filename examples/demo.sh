@@ -211,7 +211,7 @@ run 'diff -r view/latest/apps/web restored/web && echo "the web app as restore g
 run 'cmp view/latest/disk.raw <(vhdrecover restore repo latest --to latest.raw >/dev/null && cat latest.raw) && echo "latest/disk.raw is the newest point"'
 run 'echo x >view/latest/disk.raw || echo "read-only (exit $?)"'
 # A cycle while mounted: its point shows within a second, latest follows.
-run 'head -c 70000 /dev/urandom >report2.csv && vhdrecover write site.vhdx $((66 * 1024 * 1024)) report2.csv && vhdrecover replicate repo site.vhdx >/dev/null && sleep 1.5 && ls view/points && readlink view/latest'
+run 'head -c 65536 /dev/urandom >report2.csv && vhdrecover write site.vhdx $((66 * 1024 * 1024)) report2.csv && vhdrecover replicate repo site.vhdx >/dev/null && sleep 1.5 && ls view/points && readlink view/latest'
 run 'fusermount3 -u view'
 
 echo
