@@ -47,7 +47,7 @@ static int cli_mount_mkdirs(char *path)
  * or no home to keep them in), or -errno with @err set (a DIR given that
  * cannot be made).
  */
-static int cli_mount_walks(const char *arg, char *out, size_t size,
+static int cli_mount_walks(const char *arg, char out[PATH_MAX],
 			   struct vr_err *err)
 {
 	const char *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -70,7 +70,6 @@ static int cli_mount_walks(const char *arg, char *out, size_t size,
 		rc = -errno;
 	if (rc < 0)
 		return vr_err_set(err, rc, "%s: %s", path, strerror(-rc));
-	(void)size; /* realpath() fills PATH_MAX bytes */
 	return 1;
 }
 
@@ -78,8 +77,9 @@ static void cli_mount_usage(FILE *f)
 {
 	fprintf(f, "Usage: vhdrecover mount REPO MOUNTPOINT [--policy P] "
 		   "[--foreground]\n"
-		   "                        [--cache-size SIZE] [-o "
-		   "allow_other]\n"
+		   "                        [--cache-size SIZE] [--tree-cache "
+		   "DIR|none]\n"
+		   "                        [-o allow_other]\n"
 		   "Show the repository REPO read-only at MOUNTPOINT (FUSE):\n"
 		   "  points/ID/disk.raw    each recovery point's whole disk\n"
 		   "  points/ID/volumes/N-LABEL/   its guest file systems "
@@ -162,7 +162,7 @@ int cli_mount(int argc, char **argv)
 	}
 	if (optind + 2 != argc)
 		return cli_usage("mount", "expected REPO MOUNTPOINT");
-	rc = cli_mount_walks(walks_arg, walks, sizeof(walks), &err);
+	rc = cli_mount_walks(walks_arg, walks, &err);
 	if (rc < 0 && walks_arg)
 		return cli_fail(&err, rc, walks_arg);
 	if (rc < 0) /* the default place: mounting goes on without it */
