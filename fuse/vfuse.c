@@ -1,10 +1,10 @@
 /*
  * vfuse.c - the repository's read-only file tree (vfuse.h), libfuse3's
- * high-level API on several threads. The repository is opened once (for
- * reading: garbage collection waits while it is mounted, so an open file
- * of a point that retention forgets keeps its chunks) and read through
- * one chunk cache with readahead threads; every disk.raw and guest tree
- * reads through them. The lists of points and bases are read again when
+ * high-level API on several threads. The repository is open for reading
+ * while files are (garbage collection waits, so an open file of a point
+ * that retention forgets keeps its chunks) and let go when none has been
+ * for a while; it is read through one chunk cache with readahead
+ * threads, by every disk.raw and guest tree. The lists of points and bases are read again when
  * their directories change (looked at once a second). One lock guards
  * the lists and trees for lookups and listings; reads of disk.raw take
  * none, reads in a guest tree take turns in it.
@@ -82,8 +82,16 @@ struct vfuse_slot {
 
 struct vfuse {
 	char repo[PATH_MAX];
-	struct repo *r;		     /* opened for reading */
-	struct chunk_cache *cache;   /* over r, shared by all disks */
+	struct repo *r;		   /* opened for reading, or let go */
+	struct chunk_cache *cache; /* over r, shared by all disks */
+	size_t cache_bytes;
+	/* with no file open this long, r is let go (0: never), so garbage
+	 * collection can run; the next lookup opens it again */
+	unsigned release_after;
+	time_t last_use;
+	pthread_t releaser;
+	pthread_cond_t stop; /* the releaser's wake-up at the end */
+	bool stopping;
 	pthread_mutex_t lock;	     /* all below; not for disk.raw reads */
 	const struct policy *policy; /* NULL: no apps/ */
 	const char *saved_walks;     /* directory of saved walks, or NULL */
@@ -192,6 +200,63 @@ static void vfuse_file_close(struct vfuse *v, struct vfuse_file *f)
 	point_disk_close_named(&f->pd);
 	free(f->path);
 	free(f);
+}
+
+/*
+ * The repository open for reading and its cache made, if they were let
+ * go (or the cache not made yet: its threads start after detaching).
+ * Marks the mount as used now. Returns 0 or -EIO (said on stderr).
+ */
+static int vfuse_attach(struct vfuse *v)
+{
+	struct vr_err err = { 0 };
+	int rc = 0;
+
+	v->last_use = time(NULL);
+	if (!v->r)
+		rc = repo_open(v->repo, 0, &v->r, &err);
+	if (rc == 0 && !v->cache)
+		rc = chunk_cache_new(v->r, v->cache_bytes,
+				     VFUSE_READAHEAD_THREADS, &v->cache, &err);
+	if (rc < 0) {
+		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Let the repository go: trees, cache, the open. No file may be open. */
+static void vfuse_detach(struct vfuse *v)
+{
+	size_t i;
+
+	for (i = 0; i < VFUSE_TREES; i++) {
+		vfuse_tree_close(v->trees[i].tree);
+		v->trees[i].tree = NULL;
+	}
+	chunk_cache_free(v->cache);
+	repo_close(v->r);
+	v->cache = NULL;
+	v->r = NULL;
+}
+
+/* Let the repository go once no file has been open for release_after. */
+static void *vfuse_releaser(void *arg)
+{
+	struct vfuse *v = arg;
+	struct timespec wake;
+
+	pthread_mutex_lock(&v->lock);
+	while (!v->stopping) {
+		clock_gettime(CLOCK_REALTIME, &wake);
+		wake.tv_sec += 1;
+		pthread_cond_timedwait(&v->stop, &v->lock, &wake);
+		if (v->r && !v->files &&
+		    time(NULL) - v->last_use >= (time_t)v->release_after)
+			vfuse_detach(v);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return NULL;
 }
 
 /*
@@ -429,7 +494,9 @@ static int vfuse_lookup(struct vfuse *v, const char *path,
 	bool point;
 	int rc;
 
-	rc = vfuse_refresh(v);
+	rc = vfuse_attach(v);
+	if (rc == 0)
+		rc = vfuse_refresh(v);
 	if (rc < 0)
 		return rc;
 	if (!*p) {
@@ -1003,7 +1070,10 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 {
 	struct vfuse v = { .mounted = time(NULL),
 			   .policy = o->policy,
-			   .saved_walks = o->saved_walks };
+			   .saved_walks = o->saved_walks,
+			   .cache_bytes = o->cache_bytes,
+			   .release_after = o->release_after };
+	bool releasing = false;
 	char opts[PATH_MAX + 128];
 	char *argv[] = { "vhdrecover", "-o", opts, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
@@ -1011,7 +1081,6 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 	struct fuse_loop_config loop_config = { .max_idle_threads = 4 };
 	struct fuse *f = NULL;
 	int rc, loop;
-	size_t i;
 
 	rc = vfuse_mountpoint_check(mountpoint, err);
 	if (rc < 0)
@@ -1025,6 +1094,7 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 	if (rc < 0)
 		return rc;
 	pthread_mutex_init(&v.lock, NULL);
+	pthread_cond_init(&v.stop, NULL);
 	if (strmap_new(&v.volumes) < 0)
 		rc = vr_err_set(err, -ENOMEM, "out of memory");
 	snprintf(
@@ -1045,9 +1115,11 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 	else if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
 		rc = vr_err_set(err, -EIO, "%s: cannot catch signals",
 				mountpoint);
-	else /* its threads after detaching: a fork keeps none */
-		rc = chunk_cache_new(v.r, o->cache_bytes,
-				     VFUSE_READAHEAD_THREADS, &v.cache, err);
+	/* threads (the cache's, the releaser) after detaching: a fork keeps
+	 * none; the cache is made by the first lookup */
+	else if (v.release_after)
+		releasing = pthread_create(&v.releaser, NULL, vfuse_releaser,
+					   &v) == 0;
 	if (f && rc == 0) {
 		/* a signal (SIGTERM, SIGINT, SIGHUP) ends the loop with its
 		 * number, a clean end too */
@@ -1062,13 +1134,18 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 		fuse_destroy(f);
 	}
 	fuse_opt_free_args(&args);
+	if (releasing) {
+		pthread_mutex_lock(&v.lock);
+		v.stopping = true;
+		pthread_cond_signal(&v.stop);
+		pthread_mutex_unlock(&v.lock);
+		pthread_join(v.releaser, NULL);
+	}
 	while (v.files)
 		vfuse_file_close(&v, v.files);
-	for (i = 0; i < VFUSE_TREES; i++)
-		vfuse_tree_close(v.trees[i].tree);
-	chunk_cache_free(v.cache);
-	repo_close(v.r);
+	vfuse_detach(&v);
 	strmap_free(v.volumes);
+	pthread_cond_destroy(&v.stop);
 	pthread_mutex_destroy(&v.lock);
 	free(v.points);
 	free(v.bases);

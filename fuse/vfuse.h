@@ -14,9 +14,10 @@
  * chunks it covers (point_disk.h), through one
  * cache of a bounded size shared by all files, with readahead for
  * sequential readers. Points a cycle commits while mounted appear within
- * a second; nothing can be written (EROFS). While mounted, the repository
- * is open for reading: garbage collection waits, so a point forgotten
- * meanwhile still reads whole through files opened before.
+ * a second; nothing can be written (EROFS). While a file is open (and for
+ * a while after), the repository is open for reading: garbage collection
+ * waits, so a point forgotten meanwhile still reads whole through files
+ * opened before; then it is let go, so a collection can run.
  */
 #ifndef VR_VFUSE_H
 #define VR_VFUSE_H
@@ -32,6 +33,8 @@ struct vfuse_opts {
 	bool allow_other;	     /* -o allow_other: other users may read */
 	const struct policy *policy; /* apps/ of each point, or NULL */
 	size_t cache_bytes;	     /* chunks kept in memory, shared */
+	unsigned release_after;	     /* seconds without an open file after which
+					the repository is let go; 0: held */
 	const char *saved_walks;     /* an absolute directory for the walks of
 					volumes (treecache.h), or NULL */
 };

@@ -80,6 +80,12 @@ void cli_format_time(uint64_t t, char out[32]);
 int cli_parse_size(const char *text, uint64_t *out);
 
 /*
+ * Parse an interval: "30s", "5m", "2h", "1d" or plain seconds, above 0.
+ * Returns 0 or -EINVAL.
+ */
+int cli_parse_interval(const char *text, uint64_t *out);
+
+/*
  * Convert disk @in (its parent @parent if not NULL) to @out, replaced
  * atomically: a sparse raw image, or with @vhdx_opts (type, block size;
  * size and sectors come from @in) a new VHDX. Prints any error; returns

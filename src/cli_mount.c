@@ -22,6 +22,9 @@
  * readahead (4 MiB each) many times over. */
 #define CLI_MOUNT_CACHE (64u << 20)
 #define CLI_MOUNT_CACHE_MIN (1u << 20)
+/* An idle mount lets the repository go after a minute (a year at most). */
+#define CLI_MOUNT_RELEASE 60u
+#define CLI_MOUNT_RELEASE_MAX (366u * 24 * 3600)
 
 /* mkdir -p @path (0700 for what it makes). Returns 0 or -errno. */
 static int cli_mount_mkdirs(char *path)
@@ -75,35 +78,41 @@ static int cli_mount_walks(const char *arg, char out[PATH_MAX],
 
 static void cli_mount_usage(FILE *f)
 {
-	fprintf(f, "Usage: vhdrecover mount REPO MOUNTPOINT [--policy P] "
-		   "[--foreground]\n"
-		   "                        [--cache-size SIZE] [--tree-cache "
-		   "DIR|none]\n"
-		   "                        [-o allow_other]\n"
-		   "Show the repository REPO read-only at MOUNTPOINT (FUSE):\n"
-		   "  points/ID/disk.raw    each recovery point's whole disk\n"
-		   "  points/ID/volumes/N-LABEL/   its guest file systems "
-		   "(NTFS, ext2/3/4)\n"
-		   "  points/ID/apps/APP/   with --policy: the files each "
-		   "application selects\n"
-		   "  bases/NAME/disk.raw   each preloaded base\n"
-		   "  latest                a symlink to the newest point\n"
-		   "Reads fetch only the chunks they cover, ahead of "
-		   "sequential readers;\npoints committed while mounted "
-		   "appear within a second. Garbage collection\nwaits while "
-		   "it is mounted. Unmount with fusermount3 -u MOUNTPOINT or "
-		   "SIGTERM.\n\n"
-		   "  --foreground       stay in the foreground (default: "
-		   "detach once mounted)\n"
-		   "  --cache-size SIZE  chunks kept in memory for all files "
-		   "(default 64M)\n"
-		   "  --tree-cache DIR   where walks of volumes are kept for "
-		   "later mounts\n"
-		   "                     (default ~/.cache/vhdrecover/trees; "
-		   "none: not kept)\n"
-		   "  -o allow_other     let other users read it (needs "
-		   "user_allow_other in\n"
-		   "                     /etc/fuse.conf when not root)\n");
+	fprintf(f,
+		"Usage: vhdrecover mount REPO MOUNTPOINT [--policy P] "
+		"[--foreground]\n"
+		"                        [--cache-size SIZE] [--tree-cache "
+		"DIR|none]\n"
+		"                        [--release-after T] [-o "
+		"allow_other]\n"
+		"Show the repository REPO read-only at MOUNTPOINT (FUSE):\n"
+		"  points/ID/disk.raw    each recovery point's whole disk\n"
+		"  points/ID/volumes/N-LABEL/   its guest file systems "
+		"(NTFS, ext2/3/4)\n"
+		"  points/ID/apps/APP/   with --policy: the files each "
+		"application selects\n"
+		"  bases/NAME/disk.raw   each preloaded base\n"
+		"  latest                a symlink to the newest point\n"
+		"Reads fetch only the chunks they cover, ahead of "
+		"sequential readers;\npoints committed while mounted "
+		"appear within a second. Garbage collection\nwaits while "
+		"a file is open. Unmount with fusermount3 -u MOUNTPOINT or "
+		"SIGTERM.\n\n"
+		"  --foreground       stay in the foreground (default: "
+		"detach once mounted)\n"
+		"  --cache-size SIZE  chunks kept in memory for all files "
+		"(default 64M)\n"
+		"  --tree-cache DIR   where walks of volumes are kept for "
+		"later mounts\n"
+		"                     (default ~/.cache/vhdrecover/trees; "
+		"none: not kept)\n"
+		"  --release-after T  let the repository go after T (30s, 5m) "
+		"without an open\n"
+		"                     file, so garbage collection can run "
+		"(default 1m; 0: hold it)\n"
+		"  -o allow_other     let other users read it (needs "
+		"user_allow_other in\n"
+		"                     /etc/fuse.conf when not root)\n");
 }
 
 int cli_mount(int argc, char **argv)
@@ -113,10 +122,12 @@ int cli_mount(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'y' },
 		{ "cache-size", required_argument, NULL, 'c' },
 		{ "tree-cache", required_argument, NULL, 't' },
+		{ "release-after", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vfuse_opts o = { .cache_bytes = CLI_MOUNT_CACHE };
+	struct vfuse_opts o = { .cache_bytes = CLI_MOUNT_CACHE,
+				.release_after = CLI_MOUNT_RELEASE };
 	struct vr_err err = { 0 };
 	const char *policy_path = NULL, *walks_arg = NULL;
 	char walks[PATH_MAX];
@@ -134,6 +145,17 @@ int cli_mount(int argc, char **argv)
 			break;
 		case 't':
 			walks_arg = optarg;
+			break;
+		case 'r':
+			size = 0;
+			if ((strcmp(optarg, "0") &&
+			     cli_parse_interval(optarg, &size) < 0) ||
+			    size > CLI_MOUNT_RELEASE_MAX)
+				return cli_usage("mount",
+						 "--release-after '%s': not an "
+						 "interval (30s, 5m, 0)",
+						 optarg);
+			o.release_after = (unsigned)size;
 			break;
 		case 'c':
 			if (cli_parse_size(optarg, &size) < 0 ||

@@ -84,31 +84,6 @@ static void cli_replicate_usage(FILE *f, bool protect)
 		"(default: on a TTY)\n");
 }
 
-/* Parse "30s", "5m", "2h", "1d" or plain seconds. */
-static int cli_parse_interval(const char *text, uint64_t *out)
-{
-	char *end;
-	unsigned long long n;
-	uint64_t mul = 1;
-
-	errno = 0;
-	n = strtoull(text, &end, 10);
-	if (errno || end == text || n == 0)
-		return -EINVAL;
-	if (*end == 's')
-		end++;
-	else if (*end == 'm')
-		mul = 60, end++;
-	else if (*end == 'h')
-		mul = 3600, end++;
-	else if (*end == 'd')
-		mul = 86400, end++;
-	if (*end || n > UINT64_MAX / mul)
-		return -EINVAL;
-	*out = n * mul;
-	return 0;
-}
-
 static int cli_cycle_parse(int argc, char **argv, bool protect,
 			   struct cli_cycle_args *a)
 {

@@ -183,3 +183,27 @@ int main(int argc, char **argv)
 	cli_main_help(stderr);
 	return CLI_EXIT_USAGE;
 }
+
+int cli_parse_interval(const char *text, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+	uint64_t mul = 1;
+
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || end == text || n == 0)
+		return -EINVAL;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mul = 60, end++;
+	else if (*end == 'h')
+		mul = 3600, end++;
+	else if (*end == 'd')
+		mul = 86400, end++;
+	if (*end || n > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = n * mul;
+	return 0;
+}

@@ -142,6 +142,10 @@ site()
 	assert_usage_error
 	run --separate-stderr "$VHDRECOVER" mount -o rw r "$MNT"
 	assert_usage_error
+	run --separate-stderr "$VHDRECOVER" mount --release-after 5x r "$MNT"
+	assert_usage_error
+	run --separate-stderr "$VHDRECOVER" mount --cache-size 10K r "$MNT"
+	assert_usage_error
 	! mountpoint -q "$MNT"
 }
 
@@ -254,17 +258,22 @@ site()
 	stop_mount
 }
 
-@test "mount: a point forgotten while one of its files is open keeps serving it; collection waits for the unmount" {
+@test "mount: a point forgotten while one of its files is open keeps serving it; collection waits until no file is open" {
 	site
 	head -c 2M /dev/urandom >other.data
 	"$VHDRECOVER" write vm.vhdx 8M other.data
 	"$VHDRECOVER" replicate r vm.vhdx
 	first=$("$VHDRECOVER" points --json r | jq -r '.[0].id')
+	second=$("$VHDRECOVER" points --json r | jq -r '.[1].id')
 	"$VHDRECOVER" restore r "$first" --to first.raw
-	"$VHDRECOVER" mount r "$MNT" --foreground --cache-size 1M 2>mount.log &
+	"$VHDRECOVER" restore r "$second" --to second.raw
+	"$VHDRECOVER" mount r "$MNT" --foreground --cache-size 1M \
+		--release-after 1s 2>mount.log &
 	MOUNT_PID=$!
 	mounted
 	exec 8<"$MNT/points/$first/disk.raw"
+	# held longer than --release-after: an open file keeps the hold
+	sleep 2.5
 	run --separate-stderr "$VHDRECOVER" forget r "$first" --force --json
 	[ "$status" -eq 0 ]
 	[ "$(jq -r '.forgotten' <<<"$output")" = 1 ]
@@ -276,14 +285,21 @@ site()
 	[ ! -e "$MNT/points/$first/disk.raw" ]
 	# the open file still reads whole: its chunks were not collected
 	cmp - first.raw <&8
+	stat -L -c %s /dev/fd/8 >/dev/null # fstat: the file's own stat
 	exec 8<&-
-	stop_mount
-	# unmounted, the collection runs
+	# no file open for --release-after: let go, so the collection runs
+	# while still mounted
+	sleep 2.5
 	run --separate-stderr "$VHDRECOVER" repo gc r
 	[ "$status" -eq 0 ]
 	[[ $output != *"being read"* ]]
 	[[ $output == *"1 pack"* ]] || { echo "$output"; false; }
 	"$VHDRECOVER" repo check r --read-data
+	# and the mount takes the repository again at the next look
+	[ "$(ls "$MNT/points")" = "$second" ]
+	cmp "$MNT/points/$second/disk.raw" second.raw
+	stop_mount
+	[ ! -s mount.log ]
 }
 
 @test "mount: a volume's walk is saved and used by the next mount; a damaged one is walked again; --tree-cache none keeps nothing" {
