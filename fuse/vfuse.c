@@ -4,10 +4,10 @@
  * while files are (garbage collection waits, so an open file of a point
  * that retention forgets keeps its chunks) and let go when none has been
  * for a while; it is read through one chunk cache with readahead
- * threads, by every disk.raw and guest tree. The lists of points and bases are read again when
- * their directories change (looked at once a second). One lock guards
- * the lists and trees for lookups and listings; reads of disk.raw take
- * none, reads in a guest tree take turns in it.
+ * threads, by every disk.raw and guest tree. The lists of points and
+ * bases are read again when their directories change (looked at once a
+ * second). One lock guards the lists and trees for lookups and listings;
+ * reads of disk.raw take none, reads in a guest tree take turns in it.
  */
 #include <config.h>
 #include "vfuse.h"
