@@ -108,23 +108,13 @@ static void fuzz_run(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t *copy;
-
 	if (!fuzz_dir[0]) {
 		snprintf(fuzz_dir, sizeof(fuzz_dir), "/tmp/fuzz-mf.XXXXXX");
 		if (!mkdtemp(fuzz_dir))
 			abort();
 	}
 	fuzz_run(data, size);
-	if (size < 12 || memcmp(data, "VRMANI01", 8) != 0)
-		return 0;
 	/* the same with a trailer that matches */
-	copy = malloc(size);
-	if (!copy)
-		return 0;
-	memcpy(copy, data, size);
-	vr_put_le32(copy + size - 4, vr_crc32c(0, copy, size - 4));
-	fuzz_run(copy, size);
-	free(copy);
+	fuzz_run_crc_fixed(data, size, "VRMANI01", 12, fuzz_run);
 	return 0;
 }

@@ -124,19 +124,9 @@ static void fuzz_run_body(const uint8_t *body, size_t len, uint32_t count)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t *copy;
-
 	fuzz_run(data, size);
 	if (size >= 4 && (size < 8 || memcmp(data, "VRTREE1\n", 8) != 0))
 		fuzz_run_body(data + 4, size - 4, vr_get_le32(data));
-	if (size < 28 || memcmp(data, "VRTREE1\n", 8) != 0)
-		return 0;
-	copy = malloc(size);
-	if (!copy)
-		return 0;
-	memcpy(copy, data, size);
-	vr_put_le32(copy + size - 4, vr_crc32c(0, copy, size - 4));
-	fuzz_run(copy, size);
-	free(copy);
+	fuzz_run_crc_fixed(data, size, "VRTREE1\n", 28, fuzz_run);
 	return 0;
 }
