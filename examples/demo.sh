@@ -15,9 +15,22 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # user would type after `make install`.
 export PATH="$ROOT/build:$PATH"
 work=$(mktemp -d)
-# Keep the files when a step fails, to look at them.
-trap 'rc=$?; if ((rc)); then echo "demo failed; files kept in $work" >&2;
-	else rm -rf "$work"; fi' EXIT
+# Nothing stays mounted; the files stay when a step fails, to look at them.
+finish()
+{
+	local rc=$? m
+	for m in "$work/view" "$work/mnt"; do
+		if mountpoint -q "$m"; then
+			fusermount3 -u "$m" 2>/dev/null || umount "$m" || true
+		fi
+	done
+	if ((rc)); then
+		echo "demo failed; files kept in $work" >&2
+	else
+		rm -rf "$work"
+	fi
+}
+trap finish EXIT
 cd "$work"
 
 bold=
