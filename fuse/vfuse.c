@@ -281,6 +281,13 @@ static bool vfuse_dir_changed(const struct vfuse *v, const char *name,
 	return changed;
 }
 
+/* After a failed refresh: look and list again at the next call. */
+static void vfuse_refresh_again(struct vfuse *v)
+{
+	v->looked = 0;
+	v->points_seen = v->bases_seen = (struct timespec){ 0 };
+}
+
 /*
  * Read the lists of points and bases again if their directories changed
  * (looked at once a second), and then the repository's new packs.
@@ -308,12 +315,13 @@ static int vfuse_refresh(struct vfuse *v)
 	    catalog_list_names(v->repo, CATALOG_BASES, &names, &nnames, &err) <
 		    0) {
 		fprintf(stderr, "vhdrecover mount: %s\n", err.msg);
-		v->looked = 0; /* try again at the next call */
+		vfuse_refresh_again(v);
 		free(points);
 		return -EIO;
 	}
 	bases = calloc(nnames ? nnames : 1, sizeof(*bases));
 	if (!bases) {
+		vfuse_refresh_again(v);
 		free(points);
 		free(names);
 		return -ENOMEM;
@@ -995,6 +1003,7 @@ static int vfuse_release_locked(const char *path, struct fuse_file_info *fi)
 
 	(void)path;
 	vfuse_file_close(vfuse_get(), f);
+	vfuse_get()->last_use = time(NULL); /* idle from now on */
 	return 0;
 }
 
@@ -1103,9 +1112,11 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 		o->allow_other ? ",allow_other" : "");
 	if (rc == 0)
 		f = fuse_new(&args, &vfuse_ops, sizeof(vfuse_ops), &v);
-	if (rc == 0 && !f)
+	if (rc < 0)
+		; /* nothing mounted, nothing to start */
+	else if (!f)
 		rc = vr_err_set(err, -EIO, "%s: cannot start FUSE", mountpoint);
-	else if (rc == 0 && fuse_mount(f, mountpoint) != 0)
+	else if (fuse_mount(f, mountpoint) != 0)
 		rc = vr_err_set(err, -EIO,
 				"%s: cannot mount (is there /dev/fuse, and "
 				"fusermount3?)",
@@ -1117,9 +1128,15 @@ int vfuse_mount(const char *repo_path, const char *mountpoint,
 				mountpoint);
 	/* threads (the cache's, the releaser) after detaching: a fork keeps
 	 * none; the cache is made by the first lookup */
-	else if (v.release_after)
+	else if (v.release_after) {
+		v.last_use = time(NULL);
 		releasing = pthread_create(&v.releaser, NULL, vfuse_releaser,
 					   &v) == 0;
+		if (!releasing)
+			fprintf(stderr, "vhdrecover mount: warning: no thread "
+					"to let the repository go: it is held "
+					"until unmounted\n");
+	}
 	if (f && rc == 0) {
 		/* a signal (SIGTERM, SIGINT, SIGHUP) ends the loop with its
 		 * number, a clean end too */

@@ -159,7 +159,8 @@ static int vfuse_tree_record(void *ctx, const struct guestfs_entry *e)
 	struct vfuse_fill *f = ctx;
 
 	if (f->rec && treecache_add(f->rec, e) < 0) {
-		treecache_free(f->rec); /* out of memory: not saved */
+		treecache_free(f->rec); /* a path too long, or no memory:
+					 * walked, not saved */
 		f->rec = NULL;
 	}
 	return vfuse_tree_visit(f->t, e);

@@ -26,10 +26,10 @@
 #define POINT_DISK_CACHE_BYTES (8u * 1024 * 1024)
 /*
  * Readahead of a sequential reader: this many bytes of chunks beyond the
- * furthest it read are asked for (at least 4 chunks). A read is
- * sequential when it starts within the slack of where the reads before
- * ended: the kernel's reads of one stream come about in order, but not
- * exactly when several threads serve them.
+ * furthest it read are asked for (at least 4 chunks, at most a quarter
+ * of the cache). A read is sequential when it starts within the slack of
+ * where the reads before ended: the kernel's reads of one stream come
+ * about in order, but not exactly when several threads serve them.
  */
 #define POINT_DISK_READAHEAD (4u * 1024 * 1024)
 #define POINT_DISK_READAHEAD_MIN 4u
@@ -40,6 +40,7 @@ struct point_disk {
 	const struct manifest *m, *base;
 	struct chunk_cache *cache;
 	bool own_cache;
+	uint64_t ra_window;	 /* chunks asked for ahead */
 	pthread_mutex_t ra_lock; /* guards the two below */
 	uint64_t ra_last;	 /* the furthest chunk read + 1; 0: none */
 	uint64_t ra_until;	 /* chunks below this were asked for */
@@ -66,13 +67,10 @@ static const uint8_t *point_disk_hash(const struct point_disk *pd, uint64_t i)
 static void point_disk_readahead(struct point_disk *pd, uint64_t first,
 				 uint64_t last)
 {
-	uint64_t cs = pd->m->chunk_size, i, end;
-	uint64_t window = POINT_DISK_READAHEAD / cs;
+	uint64_t cs = pd->m->chunk_size, i, end, window = pd->ra_window;
 	uint64_t slack = 1 + POINT_DISK_SEQUENTIAL_SLACK / cs;
 	bool follows;
 
-	if (window < POINT_DISK_READAHEAD_MIN)
-		window = POINT_DISK_READAHEAD_MIN;
 	pthread_mutex_lock(&pd->ra_lock);
 	follows = pd->ra_last && first + slack >= pd->ra_last &&
 		  first <= pd->ra_last + slack;
@@ -99,10 +97,11 @@ static int point_disk_read(void *ctx, void *buf, size_t len, uint64_t off,
 {
 	struct point_disk *pd = ctx;
 	uint32_t cs = pd->m->chunk_size;
-	uint64_t first = off / cs, last = (off + len - 1) / cs;
 	uint8_t *p = buf;
 
-	point_disk_readahead(pd, first, last);
+	if (len == 0)
+		return 0;
+	point_disk_readahead(pd, off / cs, (off + len - 1) / cs);
 	while (len > 0) {
 		uint64_t i = off / cs;
 		size_t in = (size_t)(off % cs), n = cs - in;
@@ -174,6 +173,7 @@ int point_disk_open(struct repo *r, struct chunk_cache *cache,
 		    const struct manifest *m, const struct manifest *base,
 		    struct disk **out, struct vr_err *err)
 {
+	struct chunk_cache_stats cst;
 	struct point_disk *pd;
 	uint64_t i;
 	int rc = 0;
@@ -209,6 +209,14 @@ int point_disk_open(struct repo *r, struct chunk_cache *cache,
 		point_disk_close(pd);
 		return rc;
 	}
+	/* what is asked for ahead must not push out what is being read: a
+	 * quarter of the cache at most */
+	chunk_cache_get_stats(pd->cache, &cst);
+	pd->ra_window = POINT_DISK_READAHEAD / m->chunk_size;
+	if (pd->ra_window < POINT_DISK_READAHEAD_MIN)
+		pd->ra_window = POINT_DISK_READAHEAD_MIN;
+	if (pd->ra_window > cst.chunks / 4)
+		pd->ra_window = cst.chunks / 4;
 	return disk_open_backend(m->name, DISK_FORMAT_POINT, m->size,
 				 &point_disk_ops, pd, out, err);
 }

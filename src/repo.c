@@ -1332,6 +1332,7 @@ int repo_reader_get(struct repo_reader *rd, const uint8_t hash[REPO_HASH_SIZE],
 {
 	struct repo *r = rd->r;
 	const struct repo_entry *e;
+	uint32_t raw, stored;
 	char name[65];
 	int rc;
 
@@ -1344,12 +1345,15 @@ int repo_reader_get(struct repo_reader *rd, const uint8_t hash[REPO_HASH_SIZE],
 				  r->path, name);
 	}
 	rc = repo_entry_read(rd, e, buf, err);
+	/* copied while locked: a refresh may move the entries */
+	raw = e->raw;
+	stored = e->stored;
 	pthread_rwlock_unlock(&r->index_lock);
 	if (rc == 0) {
-		*len = e->raw;
+		*len = raw;
 		pthread_mutex_lock(&r->read_lock);
 		r->stats.chunks_read++;
-		r->stats.bytes_read += e->stored;
+		r->stats.bytes_read += stored;
 		pthread_mutex_unlock(&r->read_lock);
 	}
 	return rc;

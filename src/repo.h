@@ -151,8 +151,8 @@ void repo_reader_free(struct repo_reader *rd);
  * since it opened (or last refreshed) are added, so points committed
  * meanwhile can be read. Nothing goes: repo_gc() removes no pack while
  * a reader has the repository open. Cheap when nothing changed (one
- * stat). Safe while other threads read. Returns 0, -EINVAL (a writer),
- * or what loading an index returns.
+ * stat). Safe while other threads read; one thread refreshes at a time.
+ * Returns 0, -EINVAL (a writer), or what loading an index returns.
  */
 int repo_refresh(struct repo *r, struct vr_err *err);
 
