@@ -358,6 +358,20 @@ static int vfuse_base_size(struct vfuse *v, struct vfuse_base *b)
 	return 0;
 }
 
+/* Is @name (@len bytes, not NUL-terminated) the string @have? */
+static bool vfuse_name_is(const char *have, const char *name, size_t len)
+{
+	return strlen(have) == len && !strncmp(have, name, len);
+}
+
+/* The length of @name if path @p ("a/b") starts with that component, or 0. */
+static size_t vfuse_component(const char *p, const char *name)
+{
+	size_t len = strlen(name);
+
+	return !strncmp(p, name, len) && (p[len] == '/' || !p[len]) ? len : 0;
+}
+
 /* Which entry of @n names (of @len bytes, no '/'), in the lists. */
 static int vfuse_find(struct vfuse *v, bool point, const char *name, size_t len,
 		      size_t *index)
@@ -367,7 +381,7 @@ static int vfuse_find(struct vfuse *v, bool point, const char *name, size_t len,
 	for (i = 0; i < n; i++) {
 		const char *have = point ? v->points[i].id : v->bases[i].name;
 
-		if (strlen(have) == len && !strncmp(have, name, len)) {
+		if (vfuse_name_is(have, name, len)) {
 			*index = i;
 			return 0;
 		}
@@ -446,16 +460,16 @@ static int vfuse_lookup_guest(struct vfuse *v, const char *p,
 {
 	const char *id = v->points[node->index].id, *name, *slash;
 	const struct vfuse_vols *vols;
-	size_t len, i;
+	size_t len, i, skip;
 	bool apps;
 
-	if (!strncmp(p, "volumes", 7) && (p[7] == '/' || !p[7]))
+	if ((skip = vfuse_component(p, "volumes")))
 		apps = false;
-	else if (v->policy && !strncmp(p, "apps", 4) && (p[4] == '/' || !p[4]))
+	else if (v->policy && (skip = vfuse_component(p, "apps")))
 		apps = true;
 	else
 		return -ENOENT;
-	p += apps ? 4 : 7;
+	p += skip;
 	if (!*p) {
 		node->kind = apps ? VFUSE_POINT_APPS : VFUSE_POINT_VOLUMES;
 		return 0;
@@ -483,8 +497,7 @@ static int vfuse_lookup_guest(struct vfuse *v, const char *p,
 	}
 	vols = vfuse_volumes(v, id);
 	for (i = 0; vols && i < vols->n; i++) {
-		if (strlen(vols->v[i].name) == len &&
-		    !strncmp(vols->v[i].name, name, len)) {
+		if (vfuse_name_is(vols->v[i].name, name, len)) {
 			node->volume = &vols->v[i].pv;
 			snprintf(node->key, sizeof(node->key), "%s/v/%s", id,
 				 vols->v[i].name);
@@ -499,6 +512,7 @@ static int vfuse_lookup(struct vfuse *v, const char *path,
 			struct vfuse_path *node)
 {
 	const char *p = path + 1, *slash;
+	size_t skip;
 	bool point;
 	int rc;
 
@@ -515,13 +529,13 @@ static int vfuse_lookup(struct vfuse *v, const char *path,
 		node->kind = VFUSE_LATEST;
 		return v->npoints ? 0 : -ENOENT;
 	}
-	if (!strncmp(p, "points", 6) && (p[6] == '/' || !p[6]))
+	if ((skip = vfuse_component(p, "points")))
 		point = true;
-	else if (!strncmp(p, "bases", 5) && (p[5] == '/' || !p[5]))
+	else if ((skip = vfuse_component(p, "bases")))
 		point = false;
 	else
 		return -ENOENT;
-	p += point ? 6 : 5;
+	p += skip;
 	if (!*p) {
 		node->kind = point ? VFUSE_POINTS : VFUSE_BASES;
 		return 0;

@@ -166,22 +166,60 @@ static int vfuse_tree_record(void *ctx, const struct guestfs_entry *e)
 	return vfuse_tree_visit(f->t, e);
 }
 
+/* Forget what a failed replay put in @t. Returns 0 or -ENOMEM. */
+static int vfuse_tree_empty(struct vfuse_tree *t)
+{
+	strmap_free(t->paths); /* it owns the nodes */
+	t->paths = NULL;
+	t->root->first = t->root->last = NULL;
+	t->bytes = 0;
+	return strmap_new(&t->paths);
+}
+
 /*
- * A tree of the file system @v names in point @point: from the walk saved
- * at @saved (@replay), or walked (and saved at @saved if not NULL).
+ * Fill @t with what @app selects (NULL: everything). A whole file system
+ * comes from the walk saved at @saved if there is one (a damaged one is
+ * said and walked anew); else it is walked and the walk saved there.
  */
-static int vfuse_tree_make(const char *repo, struct chunk_cache *cache,
-			   const char *point, const struct policy_volume *v,
-			   const struct policy_app *app, const char *saved,
-			   bool replay, struct vfuse_tree **out,
-			   struct vr_err *err)
+static int vfuse_tree_fill(struct vfuse_tree *t, const struct policy_app *app,
+			   const char *saved, struct vr_err *err)
 {
 	static const char *const everything[] = { "/**", NULL };
 	static const char *const nothing[] = { NULL };
 	struct policy_app all = { .include = everything, .exclude = nothing };
-	struct vfuse_tree *t = calloc(1, sizeof(*t));
 	struct vfuse_fill fill = { .t = t };
 	struct vr_err why = { 0 };
+	int rc;
+
+	if (app) /* an application's walk reads little: never saved */
+		saved = NULL;
+	if (saved) {
+		rc = treecache_replay(saved, vfuse_tree_visit, t, &why);
+		if (rc == 0)
+			return 0;
+		if (rc != -ENOENT)
+			fprintf(stderr, "vhdrecover mount: %s\n", why.msg);
+		vr_err_clear(&why);
+		if (vfuse_tree_empty(t) < 0)
+			return vr_err_set(err, -ENOMEM, "out of memory");
+		if (treecache_new(&fill.rec) < 0)
+			fill.rec = NULL;
+	}
+	rc = scope_walk(t->vol, app ? app : &all, vfuse_tree_record, &fill,
+			err);
+	if (rc == 0 && fill.rec && treecache_save(fill.rec, saved, &why))
+		fprintf(stderr, "vhdrecover mount: %s (walk not kept)\n",
+			why.msg);
+	treecache_free(fill.rec);
+	return rc;
+}
+
+int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
+		    const char *point, const struct policy_volume *v,
+		    const struct policy_app *app, const char *saved,
+		    struct vfuse_tree **out, struct vr_err *err)
+{
+	struct vfuse_tree *t = calloc(1, sizeof(*t));
 	int rc;
 
 	if (!t)
@@ -199,20 +237,7 @@ static int vfuse_tree_make(const char *repo, struct chunk_cache *cache,
 		t->root->st.st_mode = S_IFDIR | 0555;
 		t->root->st.st_nlink = 2;
 		t->root->st.st_mtim.tv_sec = t->made;
-	}
-	if (rc == 0 && replay) {
-		rc = treecache_replay(saved, vfuse_tree_visit, t, err);
-	} else if (rc == 0) {
-		if (saved && treecache_new(&fill.rec) < 0)
-			fill.rec = NULL;
-		rc = scope_walk(t->vol, app ? app : &all, vfuse_tree_record,
-				&fill, err);
-		if (rc == 0 && fill.rec &&
-		    treecache_save(fill.rec, saved, &why))
-			fprintf(stderr,
-				"vhdrecover mount: %s (walk not kept)\n",
-				why.msg);
-		treecache_free(fill.rec);
+		rc = vfuse_tree_fill(t, app, saved, err);
 	}
 	if (rc < 0) {
 		vfuse_tree_close(t);
@@ -221,26 +246,6 @@ static int vfuse_tree_make(const char *repo, struct chunk_cache *cache,
 	t->err = NULL;
 	*out = t;
 	return 0;
-}
-
-int vfuse_tree_open(const char *repo, struct chunk_cache *cache,
-		    const char *point, const struct policy_volume *v,
-		    const struct policy_app *app, const char *saved,
-		    struct vfuse_tree **out, struct vr_err *err)
-{
-	struct vr_err why = { 0 };
-	int rc;
-
-	if (saved && !app) {
-		rc = vfuse_tree_make(repo, cache, point, v, NULL, saved, true,
-				     out, &why);
-		if (rc == 0)
-			return 0;
-		if (rc != -ENOENT) /* damaged: walked again, saved anew */
-			fprintf(stderr, "vhdrecover mount: %s\n", why.msg);
-	}
-	return vfuse_tree_make(repo, cache, point, v, app, app ? NULL : saved,
-			       false, out, err);
 }
 
 void vfuse_tree_close(struct vfuse_tree *t)
